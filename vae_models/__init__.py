@@ -1,0 +1,24 @@
+"""Four variational auto-encoders with Hub-ready checkpoints.
+
+    from vae_models import load_model
+    model = load_model("checkpoints/vanilla_vae-digits")
+"""
+
+from .base import BaseVAE
+from .betatc_vae import BetaTCVAE
+from .cvae import ConditionalVAE
+from .loading import MODEL_TYPES, ModelLoadError, load_model, resolve_device
+from .vanilla_vae import VanillaVAE
+from .wae_mmd import WAE_MMD
+
+__all__ = [
+    "MODEL_TYPES",
+    "BaseVAE",
+    "BetaTCVAE",
+    "ConditionalVAE",
+    "ModelLoadError",
+    "VanillaVAE",
+    "WAE_MMD",
+    "load_model",
+    "resolve_device",
+]

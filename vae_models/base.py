@@ -1,0 +1,224 @@
+"""BaseVAE: what the four models share.
+
+Every model is a convolutional encoder, a latent code and a mirrored decoder that
+outputs logits. Images in and out are float tensors [B, C, H, W] in [0, 1];
+`decode`, `sample` and `generate` return images, `forward` returns logits so the
+loss can use the numerically stable BCE-with-logits.
+
+Losses are in nats per image: sums over pixels and latent dimensions, averaged
+over the batch, so that reconstruction + KL is the negative ELBO.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import safetensors.torch
+import torch
+import torch.nn.functional as F
+from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
+from torch import Tensor, nn
+
+from .checks import require_choice, require_int
+from .layers import decoder_trunk, encoder_trunk
+
+WEIGHTS_NAME = "model.safetensors"
+CONFIG_NAME = "config.json"
+IMAGE_SIZES = (16, 32, 64, 128)
+LIKELIHOODS = ("bernoulli", "gaussian")
+DEFAULT_HIDDEN_DIMS = (32, 64, 128, 256, 512)
+MAX_PARAMETERS = 100_000_000
+
+
+def default_hidden_dims(img_size: int) -> list[int]:
+    """The seeds' widths, cut so the smallest feature map is at least 2x2."""
+    return list(DEFAULT_HIDDEN_DIMS[: int(math.log2(img_size)) - 1])
+
+
+def gaussian_kl(mu: Tensor, log_var: Tensor) -> Tensor:
+    """KL(N(mu, exp(log_var)) || N(0, I)) per image, summed over latent dimensions.
+
+    expm1(v) - v is >= 0 for every v and exact near 0, so the KL never goes negative.
+    """
+    return 0.5 * (mu.pow(2) + torch.expm1(log_var) - log_var).sum(dim=1)
+
+
+def reparameterize(mu: Tensor, log_var: Tensor) -> Tensor:
+    return mu + torch.randn_like(mu) * torch.exp(0.5 * log_var)
+
+
+class BaseVAE(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="vae-latent-explorer",
+    tags=["vae", "latent-space", "pytorch"],
+):
+    """Shared encoder trunk, decoder, prior sampling, likelihood and checkpoint I/O.
+
+    Subclasses add the code head (`encode`), `forward`, `loss_function` and `embed`.
+    `condition_dim` widens the encoder input by that many channels and the decoder
+    input by that many features; only the conditional VAE uses it.
+    """
+
+    model_type: ClassVar[str]
+
+    def __init__(
+        self,
+        in_channels: int,
+        latent_dim: int,
+        img_size: int,
+        hidden_dims: Sequence[int] | None,
+        likelihood: str,
+        *,
+        condition_dim: int = 0,
+        code_heads: int = 2,
+    ) -> None:
+        super().__init__()
+        self.in_channels = require_int("in_channels", in_channels, 1, 4)
+        self.latent_dim = require_int("latent_dim", latent_dim, 1, 1024)
+        self.img_size = require_choice("img_size", img_size, IMAGE_SIZES)
+        self.likelihood = require_choice("likelihood", likelihood, LIKELIHOODS)
+        self.hidden_dims = _check_hidden_dims(hidden_dims, img_size)
+        self.feature_size = img_size // 2 ** len(self.hidden_dims)
+        self.feature_dim = self.hidden_dims[-1] * self.feature_size**2
+        _check_parameter_count(self, condition_dim, code_heads)
+        # Record the resolved widths, so config.json is explicit rather than `null`.
+        if isinstance(self._hub_mixin_config, dict):
+            self._hub_mixin_config["hidden_dims"] = list(self.hidden_dims)
+
+        self.encoder = encoder_trunk(in_channels + condition_dim, self.hidden_dims)
+        self.decoder_input = nn.Linear(latent_dim + condition_dim, self.feature_dim)
+        self.decoder = decoder_trunk(self.hidden_dims, in_channels, self.feature_size)
+
+    # --- decoding and sampling -------------------------------------------------
+
+    def decode_logits(self, z: Tensor) -> Tensor:
+        return self.decoder(self.decoder_input(z))
+
+    def decode(self, z: Tensor) -> Tensor:
+        """Latent codes [B, latent_dim] -> images [B, C, H, W] in [0, 1]."""
+        return torch.sigmoid(self.decode_logits(z))
+
+    def prior_codes(
+        self,
+        num_samples: int,
+        current_device: str | torch.device = "cpu",
+        *,
+        temperature: float = 1.0,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """z ~ N(0, temperature² I), drawn on the CPU so a seed gives the same codes on any device."""
+        require_int("num_samples", num_samples, 1, 100_000)
+        z = torch.randn(num_samples, self.latent_dim, generator=generator) * temperature
+        return z.to(current_device)
+
+    def sample(
+        self,
+        num_samples: int,
+        current_device: str | torch.device = "cpu",
+        *,
+        temperature: float = 1.0,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """Decode draws from the prior; `temperature` is the std of z."""
+        z = self.prior_codes(num_samples, current_device, temperature=temperature, generator=generator)
+        return self.decode(z)
+
+    def generate(self, x: Tensor, **kwargs: Any) -> Tensor:
+        """Deterministic reconstruction: decode the code `embed` gives."""
+        return self.decode(self.embed(x, **kwargs), **kwargs)
+
+    def embed(self, x: Tensor, **kwargs: Any) -> Tensor:
+        raise NotImplementedError
+
+    # --- likelihood --------------------------------------------------------------
+
+    def check_images(self, x: Tensor) -> None:
+        expected = (self.in_channels, self.img_size, self.img_size)
+        if x.dim() != 4 or tuple(x.shape[1:]) != expected or not x.is_floating_point():
+            raise ValueError(
+                f"{type(self).__name__} expects float images [B, {expected[0]}, {expected[1]}, {expected[2]}], "
+                f"got {x.dtype} {tuple(x.shape)}"
+            )
+
+    def reconstruction_loss(self, logits: Tensor, x: Tensor) -> Tensor:
+        """-log p(x|z) in nats per image for "bernoulli"; the sum of squared errors for "gaussian"
+        (the Gaussian NLL with variance 1/2, less its constant)."""
+        if x.min() < 0 or x.max() > 1:
+            raise ValueError("images must lie in [0, 1]; got values outside it (were they normalised to [-1, 1]?)")
+        if self.likelihood == "bernoulli":
+            per_pixel = F.binary_cross_entropy_with_logits(logits.float(), x.float(), reduction="none")
+        else:
+            per_pixel = (torch.sigmoid(logits.float()) - x.float()).pow(2)
+        return per_pixel.flatten(1).sum(1).mean()
+
+    def gaussian_elbo(self, recons: Tensor, x: Tensor, mu: Tensor, log_var: Tensor, kld_weight: float) -> dict:
+        recon = self.reconstruction_loss(recons, x)
+        kld = gaussian_kl(mu.float(), log_var.float()).mean()
+        return {"loss": recon + kld_weight * kld, "Reconstruction_Loss": recon.detach(), "KLD": kld.detach()}
+
+    # --- checkpoints: config.json + model.safetensors, never a pickle -------------
+
+    def save_pretrained(self, save_directory: str | Path, *, config: dict | None = None, **kwargs: Any) -> str | None:
+        """Write config.json (naming the model type) and model.safetensors."""
+        config = {**(config or self._hub_mixin_config or {}), "model_type": self.model_type}
+        return super().save_pretrained(save_directory, config=config, **kwargs)
+
+    @classmethod
+    def _from_pretrained(
+        cls,
+        *,
+        model_id: str,
+        revision: str | None,
+        cache_dir: str | Path | None,
+        force_download: bool,
+        local_files_only: bool,
+        token: str | bool | None,
+        map_location: str = "cpu",
+        strict: bool = True,
+        **model_kwargs: Any,
+    ) -> BaseVAE:
+        # Overridden so that only safetensors is read (the mixin falls back to a
+        # pickle) and loading is always strict (the mixin defaults to lenient).
+        model = cls(**model_kwargs)
+        if os.path.isdir(model_id):
+            weights = os.path.join(model_id, WEIGHTS_NAME)
+        else:
+            weights = hf_hub_download(
+                model_id,
+                WEIGHTS_NAME,
+                revision=revision,
+                cache_dir=cache_dir,
+                force_download=force_download,
+                local_files_only=local_files_only,
+                token=token,
+            )
+        safetensors.torch.load_model(model, weights, strict=True, device=str(map_location))
+        return model.eval()
+
+
+def _check_hidden_dims(hidden_dims: Sequence[int] | None, img_size: int) -> list[int]:
+    if hidden_dims is None:
+        return default_hidden_dims(img_size)
+    if isinstance(hidden_dims, (str, bytes)) or not isinstance(hidden_dims, Sequence):
+        raise TypeError(f"hidden_dims must be a list of integers, got {hidden_dims!r}")
+    max_depth = int(math.log2(img_size))
+    require_int("len(hidden_dims)", len(hidden_dims), 1, max_depth)
+    return [require_int(f"hidden_dims[{i}]", width, 1, 1024) for i, width in enumerate(hidden_dims)]
+
+
+def _check_parameter_count(model: BaseVAE, condition_dim: int, code_heads: int) -> None:
+    """Refuse configs whose weights would not fit, before allocating them."""
+    widths = [model.in_channels + condition_dim, *model.hidden_dims]
+    convs = sum(9 * a * b for a, b in zip(widths, widths[1:]))
+    linears = model.feature_dim * (code_heads * model.latent_dim + model.latent_dim + condition_dim)
+    estimate = 2 * convs + linears
+    if estimate > MAX_PARAMETERS:
+        raise ValueError(
+            f"this architecture needs about {estimate / 1e6:.0f}M parameters, over the {MAX_PARAMETERS / 1e6:.0f}M limit"
+            " (latent_dim, hidden_dims or img_size too large)"
+        )

@@ -1,0 +1,49 @@
+"""The convolutional encoder and decoder shared by every model.
+
+Each encoder block halves the image with a stride-2 3x3 convolution; the decoder
+mirrors it with stride-2 transposed convolutions. There is deliberately no batch
+normalisation: it couples the images of a batch, which would bias β-TCVAE's
+minibatch estimator, make train and eval behave differently, and break the
+equality of single-process and distributed training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import Tensor, nn
+
+
+def encoder_trunk(in_channels: int, hidden_dims: Sequence[int]) -> nn.Sequential:
+    """[B, in_channels, S, S] -> [B, hidden_dims[-1] * (S / 2**len(hidden_dims))**2]."""
+    layers: list[nn.Module] = []
+    for width in hidden_dims:
+        layers += [nn.Conv2d(in_channels, width, 3, stride=2, padding=1), nn.LeakyReLU(0.2)]
+        in_channels = width
+    layers.append(nn.Flatten())
+    return nn.Sequential(*layers)
+
+
+def decoder_trunk(hidden_dims: Sequence[int], out_channels: int, feature_size: int) -> nn.Sequential:
+    """[B, hidden_dims[-1] * feature_size**2] -> logits [B, out_channels, S, S]."""
+    widths = list(reversed(hidden_dims))
+    layers: list[nn.Module] = [nn.Unflatten(1, (widths[0], feature_size, feature_size))]
+    for width_in, width_out in zip(widths, widths[1:] + widths[-1:]):
+        layers += [
+            nn.ConvTranspose2d(width_in, width_out, 3, stride=2, padding=1, output_padding=1),
+            nn.LeakyReLU(0.2),
+        ]
+    layers.append(nn.Conv2d(widths[-1], out_channels, 3, padding=1))
+    return nn.Sequential(*layers)
+
+
+class GaussianPosterior(nn.Module):
+    """Encoder features -> (mu, log_var) of a diagonal Gaussian q(z|x)."""
+
+    def __init__(self, in_features: int, latent_dim: int) -> None:
+        super().__init__()
+        self.fc_mu = nn.Linear(in_features, latent_dim)
+        self.fc_var = nn.Linear(in_features, latent_dim)
+
+    def forward(self, features: Tensor) -> tuple[Tensor, Tensor]:
+        return self.fc_mu(features), self.fc_var(features)
