@@ -1,7 +1,7 @@
 """Four variational auto-encoders with Hub-ready checkpoints.
 
-    from vae_models import load_model
-    model = load_model("checkpoints/vanilla_vae-digits")
+from vae_models import load_model
+model = load_model("checkpoints/vanilla_vae-digits")
 """
 
 from .base import BaseVAE
@@ -13,12 +13,12 @@ from .wae_mmd import WAE_MMD
 
 __all__ = [
     "MODEL_TYPES",
+    "WAE_MMD",
     "BaseVAE",
     "BetaTCVAE",
     "ConditionalVAE",
     "ModelLoadError",
     "VanillaVAE",
-    "WAE_MMD",
     "load_model",
     "resolve_device",
 ]

@@ -11,6 +11,7 @@ over the batch, so that reconstruction + KL is the negative ELBO.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from collections.abc import Sequence
@@ -214,11 +215,11 @@ def _check_hidden_dims(hidden_dims: Sequence[int] | None, img_size: int) -> list
 def _check_parameter_count(model: BaseVAE, condition_dim: int, code_heads: int) -> None:
     """Refuse configs whose weights would not fit, before allocating them."""
     widths = [model.in_channels + condition_dim, *model.hidden_dims]
-    convs = sum(9 * a * b for a, b in zip(widths, widths[1:]))
+    convs = sum(9 * a * b for a, b in itertools.pairwise(widths))
     linears = model.feature_dim * (code_heads * model.latent_dim + model.latent_dim + condition_dim)
     estimate = 2 * convs + linears
     if estimate > MAX_PARAMETERS:
         raise ValueError(
-            f"this architecture needs about {estimate / 1e6:.0f}M parameters, over the {MAX_PARAMETERS / 1e6:.0f}M limit"
-            " (latent_dim, hidden_dims or img_size too large)"
+            f"this architecture needs about {estimate / 1e6:.0f}M parameters, "
+            f"over the {MAX_PARAMETERS / 1e6:.0f}M limit (latent_dim, hidden_dims or img_size too large)"
         )

@@ -82,7 +82,9 @@ class ConditionalVAE(BaseVAE):
         z = self.prior_codes(num_samples, current_device, temperature=temperature, generator=generator)
         return self.decode(z, labels)
 
-    def loss_function(self, recons: Tensor, x: Tensor, mu: Tensor, log_var: Tensor, *, kld_weight: float = 1.0, **kwargs: Any) -> dict:
+    def loss_function(
+        self, recons: Tensor, x: Tensor, mu: Tensor, log_var: Tensor, *, kld_weight: float = 1.0, **kwargs: Any
+    ) -> dict:
         return self.gaussian_elbo(recons, x, mu, log_var, kld_weight)
 
 

@@ -39,7 +39,7 @@ class ModelLoadError(RuntimeError):
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """"auto" is CUDA when there is a GPU, else the CPU."""
+    """ "auto" is CUDA when there is a GPU, else the CPU."""
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -51,7 +51,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return resolved
 
 
-def load_model(path_or_repo_id: str | Path, revision: str | None = None, device: str | torch.device = "auto") -> BaseVAE:
+def load_model(
+    path_or_repo_id: str | Path, revision: str | None = None, device: str | torch.device = "auto"
+) -> BaseVAE:
     """Load a model saved by `save_pretrained`, from a local folder or a Hub repo.
 
     Hub downloads go through huggingface_hub, so HF_HUB_OFFLINE, HF_ENDPOINT and the
@@ -63,7 +65,9 @@ def load_model(path_or_repo_id: str | Path, revision: str | None = None, device:
     config = _read_config(folder, source)
     model_type = config.pop("model_type", None)
     if model_type not in MODEL_TYPES:
-        raise ModelLoadError(f"{source}: config.json has model_type {model_type!r}; known types are {sorted(MODEL_TYPES)}")
+        raise ModelLoadError(
+            f"{source}: config.json has model_type {model_type!r}; known types are {sorted(MODEL_TYPES)}"
+        )
     cls = MODEL_TYPES[model_type]
     unknown = sorted(set(config) - set(cls._hub_mixin_init_parameters) - {"self"})
     if unknown:

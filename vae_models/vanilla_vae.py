@@ -42,5 +42,7 @@ class VanillaVAE(BaseVAE):
         mu, log_var = self.encode(x)
         return [self.decode_logits(reparameterize(mu, log_var)), x, mu, log_var]
 
-    def loss_function(self, recons: Tensor, x: Tensor, mu: Tensor, log_var: Tensor, *, kld_weight: float = 1.0, **kwargs: Any) -> dict:
+    def loss_function(
+        self, recons: Tensor, x: Tensor, mu: Tensor, log_var: Tensor, *, kld_weight: float = 1.0, **kwargs: Any
+    ) -> dict:
         return self.gaussian_elbo(recons, x, mu, log_var, kld_weight)
