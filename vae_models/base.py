@@ -48,6 +48,11 @@ def gaussian_kl(mu: Tensor, log_var: Tensor) -> Tensor:
     return 0.5 * (mu.pow(2) + torch.expm1(log_var) - log_var).sum(dim=1)
 
 
+def full_precision(t: Tensor) -> Tensor:
+    """Losses are summed over thousands of terms: never in bf16/fp16, but keep float64 if given."""
+    return t.to(torch.promote_types(t.dtype, torch.float32))
+
+
 def reparameterize(mu: Tensor, log_var: Tensor) -> Tensor:
     return mu + torch.randn_like(mu) * torch.exp(0.5 * log_var)
 
@@ -152,14 +157,14 @@ class BaseVAE(
         if x.min() < 0 or x.max() > 1:
             raise ValueError("images must lie in [0, 1]; got values outside it (were they normalised to [-1, 1]?)")
         if self.likelihood == "bernoulli":
-            per_pixel = F.binary_cross_entropy_with_logits(logits.float(), x.float(), reduction="none")
+            per_pixel = F.binary_cross_entropy_with_logits(full_precision(logits), full_precision(x), reduction="none")
         else:
-            per_pixel = (torch.sigmoid(logits.float()) - x.float()).pow(2)
+            per_pixel = (torch.sigmoid(full_precision(logits)) - x).pow(2)
         return per_pixel.flatten(1).sum(1).mean()
 
     def gaussian_elbo(self, recons: Tensor, x: Tensor, mu: Tensor, log_var: Tensor, kld_weight: float) -> dict:
         recon = self.reconstruction_loss(recons, x)
-        kld = gaussian_kl(mu.float(), log_var.float()).mean()
+        kld = gaussian_kl(full_precision(mu), full_precision(log_var)).mean()
         return {"loss": recon + kld_weight * kld, "Reconstruction_Loss": recon.detach(), "KLD": kld.detach()}
 
     # --- checkpoints: config.json + model.safetensors, never a pickle -------------
@@ -212,12 +217,17 @@ def _check_hidden_dims(hidden_dims: Sequence[int] | None, img_size: int) -> list
     return [require_int(f"hidden_dims[{i}]", width, 1, 1024) for i, width in enumerate(hidden_dims)]
 
 
-def _check_parameter_count(model: BaseVAE, condition_dim: int, code_heads: int) -> None:
-    """Refuse configs whose weights would not fit, before allocating them."""
+def estimate_parameter_count(model: BaseVAE, condition_dim: int, code_heads: int) -> int:
+    """Weights of the convolutions (encoder and its mirror) and the linear layers, biases aside."""
     widths = [model.in_channels + condition_dim, *model.hidden_dims]
     convs = sum(9 * a * b for a, b in itertools.pairwise(widths))
     linears = model.feature_dim * (code_heads * model.latent_dim + model.latent_dim + condition_dim)
-    estimate = 2 * convs + linears
+    return 2 * convs + linears
+
+
+def _check_parameter_count(model: BaseVAE, condition_dim: int, code_heads: int) -> None:
+    """Refuse configs whose weights would not fit, before allocating them."""
+    estimate = estimate_parameter_count(model, condition_dim, code_heads)
     if estimate > MAX_PARAMETERS:
         raise ValueError(
             f"this architecture needs about {estimate / 1e6:.0f}M parameters, "

@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .base import reparameterize
+from .base import full_precision, reparameterize
 from .checks import require_choice, require_float, require_int
 from .vanilla_vae import VanillaVAE
 
@@ -120,8 +120,9 @@ class BetaTCVAE(VanillaVAE):
             raise ValueError("BetaTCVAE.loss_function needs dataset_size=, the number of training images")
         batch_size = z.shape[0]
         require_int("batch size", batch_size, 2, dataset_size)
-        log_weights = log_importance_weights(batch_size, dataset_size, self.estimator).to(z.device)
-        mi, tc, dw_kl = decompose_kl(z.float(), mu.float(), log_var.float(), log_weights)
+        z, mu, log_var = (full_precision(t) for t in (z, mu, log_var))
+        log_weights = log_importance_weights(batch_size, dataset_size, self.estimator).to(z)
+        mi, tc, dw_kl = decompose_kl(z, mu, log_var, log_weights)
         if self.training:
             self.anneal_step += 1
         regulariser = self.alpha * mi + self.beta * tc + self.gamma * dw_kl

@@ -28,7 +28,7 @@ def decoder_trunk(hidden_dims: Sequence[int], out_channels: int, feature_size: i
     """[B, hidden_dims[-1] * feature_size**2] -> logits [B, out_channels, S, S]."""
     widths = list(reversed(hidden_dims))
     layers: list[nn.Module] = [nn.Unflatten(1, (widths[0], feature_size, feature_size))]
-    for width_in, width_out in zip(widths, widths[1:] + widths[-1:], strict=False):
+    for width_in, width_out in zip(widths, widths[1:] + widths[-1:], strict=True):
         layers += [
             nn.ConvTranspose2d(width_in, width_out, 3, stride=2, padding=1, output_padding=1),
             nn.LeakyReLU(0.2),

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .base import BaseVAE
+from .base import BaseVAE, full_precision
 from .checks import require_choice, require_float
 
 IMQ_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
@@ -59,7 +59,7 @@ class WAE_MMD(BaseVAE):
 
     def loss_function(self, recons: Tensor, x: Tensor, z: Tensor, **kwargs: Any) -> dict:
         recon = self.reconstruction_loss(recons, x)
-        mmd = self.compute_mmd(z.float())
+        mmd = self.compute_mmd(full_precision(z))
         return {"loss": recon + mmd, "Reconstruction_Loss": recon.detach(), "MMD": mmd.detach()}
 
     def kernel(self, a: Tensor, b: Tensor) -> Tensor:
