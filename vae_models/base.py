@@ -151,8 +151,8 @@ class BaseVAE(
                 f"got {x.dtype} {tuple(x.shape)}"
             )
 
-    def reconstruction_loss(self, logits: Tensor, x: Tensor) -> Tensor:
-        """-log p(x|z) in nats per image for "bernoulli"; the sum of squared errors for "gaussian"
+    def reconstruction_nll(self, logits: Tensor, x: Tensor) -> Tensor:
+        """-log p(x|z) per image, in nats, for "bernoulli"; the sum of squared errors for "gaussian"
         (the Gaussian NLL with variance 1/2, less its constant)."""
         if x.min() < 0 or x.max() > 1:
             raise ValueError("images must lie in [0, 1]; got values outside it (were they normalised to [-1, 1]?)")
@@ -160,7 +160,11 @@ class BaseVAE(
             per_pixel = F.binary_cross_entropy_with_logits(full_precision(logits), full_precision(x), reduction="none")
         else:
             per_pixel = (torch.sigmoid(full_precision(logits)) - x).pow(2)
-        return per_pixel.flatten(1).sum(1).mean()
+        return per_pixel.flatten(1).sum(1)
+
+    def reconstruction_loss(self, logits: Tensor, x: Tensor) -> Tensor:
+        """The batch mean of reconstruction_nll."""
+        return self.reconstruction_nll(logits, x).mean()
 
     def gaussian_elbo(self, recons: Tensor, x: Tensor, mu: Tensor, log_var: Tensor, kld_weight: float) -> dict:
         recon = self.reconstruction_loss(recons, x)

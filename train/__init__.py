@@ -1,0 +1,1 @@
+"""Training and evaluation CLI: `python -m train CONFIG.yaml [key=value ...]`."""

@@ -1,0 +1,48 @@
+"""python -m train CONFIG.yaml [key.sub=value ...] [--resume] [--push-to-hub REPO_ID]"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from vae_models.data import DatasetUnavailableError
+
+from .config import ConfigError, load_config
+from .trainer import Run, TrainingError
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m train", description=__doc__)
+    parser.add_argument("config", help="a YAML file in train/configs/")
+    parser.add_argument("overrides", nargs="*", help="key.sub=value, e.g. train.epochs=5 model.latent_dim=8")
+    parser.add_argument("--resume", action="store_true", help="continue the run in output_dir exactly")
+    parser.add_argument("--push-to-hub", metavar="REPO_ID", help="upload the output folder to this Hub repo")
+    parser.add_argument("--no-eval", action="store_true", help="skip writing metrics.json at the end")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        config = load_config(args.config, args.overrides)
+        run = Run(config, resume=args.resume)
+        out = run.fit()
+        if run.is_main and not args.no_eval:
+            from .evaluate import evaluate_checkpoint
+
+            evaluate_checkpoint(out, config=config)
+        if run.is_main and args.push_to_hub:
+            from .hub import push_folder
+
+            print(f"pushed to {push_folder(out, args.push_to_hub)}")
+    except (ConfigError, TrainingError, DatasetUnavailableError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; continue with --resume from the last checkpoint", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

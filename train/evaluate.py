@@ -1,0 +1,128 @@
+"""python -m train.evaluate CHECKPOINT_DIR: write metrics.json and the app's latent cache.
+
+The dataset comes from the run's training_config.json. Every figure in a model card
+comes from this command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vae_models import ConditionalVAE, ModelLoadError, load_model
+from vae_models.classifier import train_classifier
+from vae_models.data import DatasetUnavailableError, ImageDataset, load_dataset
+from vae_models.latent import pca_projection, save_latent_cache, tsne_projection
+from vae_models.metrics import (
+    aggregate_posterior_mmd,
+    encode_all,
+    frechet_distance,
+    likelihood_metrics,
+    mig,
+)
+
+from .trainer import TRAINING_CONFIG_NAME
+
+MAX_CLASSIFIER_IMAGES = 20_000
+MAX_LIKELIHOOD_IMAGES = 2_000
+FRECHET_SAMPLES = 2_000
+
+
+def stack(dataset: ImageDataset, limit: int | None = None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Up to `limit` images and labels of a dataset as two tensors (a seeded random subset)."""
+    indices = list(range(len(dataset)))
+    if limit is not None and limit < len(dataset):
+        indices = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:limit].tolist()
+    images, labels = zip(*dataset.__getitems__(indices), strict=True)
+    return torch.stack(images), torch.as_tensor(labels)
+
+
+def evaluate_checkpoint(folder: str | Path, *, config: dict[str, Any] | None = None, device: str = "auto") -> dict:
+    folder = Path(folder)
+    config = config or json.loads((folder / TRAINING_CONFIG_NAME).read_text())
+    started = time.perf_counter()
+    torch.manual_seed(config["seed"])
+    model = load_model(folder, device=device)
+    data = config["data"]
+    train_set = load_dataset(data["name"], "train", root=data["root"], download=False)
+    test_set = load_dataset(data["name"], "test", root=data["root"], download=False)
+    test_images, test_labels = stack(test_set)
+
+    metrics: dict[str, Any] = {"dataset": data["name"], "test_images": len(test_images)}
+    subset = slice(0, MAX_LIKELIHOOD_IMAGES)
+    metrics |= likelihood_metrics(model, test_images[subset], test_labels[subset])
+    metrics["mmd_aggregate_posterior"] = aggregate_posterior_mmd(model, test_images, test_labels)
+    codes = encode_all(model, test_images, test_labels).numpy()
+    if test_set.factors is not None:
+        metrics |= mig(codes, test_set.factors.numpy())
+    metrics |= sample_quality(model, train_set, test_images, test_labels, seed=config["seed"])
+    metrics["evaluation_seconds"] = round(time.perf_counter() - started, 1)
+
+    write_latent_cache(folder, codes, test_labels.numpy(), test_set.factors)
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
+
+
+def sample_quality(
+    model: Any, train_set: ImageDataset, test_images: torch.Tensor, test_labels: torch.Tensor, seed: int
+) -> dict[str, float]:
+    """Fréchet distance of prior samples to test images in a real-data classifier's features."""
+    images, labels = stack(train_set, MAX_CLASSIFIER_IMAGES, seed)
+    num_classes = len(train_set.class_names)
+    classifier = train_classifier(images, labels, num_classes, seed=seed)
+    result = {"classifier_test_accuracy": (classifier.predict(test_images) == test_labels).float().mean().item()}
+    generator = torch.Generator().manual_seed(seed)
+    device = next(model.parameters()).device
+    with torch.inference_mode():
+        if isinstance(model, ConditionalVAE):
+            asked = torch.arange(FRECHET_SAMPLES) % num_classes
+            samples = model.sample(FRECHET_SAMPLES, device, labels=asked.to(device), generator=generator).cpu()
+            result["conditional_accuracy"] = (classifier.predict(samples) == asked).float().mean().item()
+        else:
+            samples = model.sample(FRECHET_SAMPLES, device, generator=generator).cpu()
+    real = classifier.embed(test_images).numpy()
+    fake = classifier.embed(samples.float()).numpy()
+    result["sample_frechet_distance"] = frechet_distance(real, fake)
+    return result
+
+
+def write_latent_cache(folder: Path, codes: np.ndarray, labels: np.ndarray, factors: torch.Tensor | None) -> None:
+    pca2, explained2, _ = pca_projection(codes, 2)
+    pca3, explained3, _ = pca_projection(codes, 3)
+    arrays = {
+        "codes": codes.astype(np.float32),
+        "labels": labels,
+        "pca2": pca2.astype(np.float32),
+        "pca2_explained": explained2.astype(np.float32),
+        "pca3": pca3.astype(np.float32),
+        "pca3_explained": explained3.astype(np.float32),
+        "tsne": tsne_projection(codes).astype(np.float32),
+    }
+    if factors is not None:
+        arrays["factors"] = factors.numpy()
+    save_latent_cache(folder, **arrays)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m train.evaluate", description=__doc__)
+    parser.add_argument("checkpoint", help="a folder written by python -m train")
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args(argv)
+    try:
+        metrics = evaluate_checkpoint(args.checkpoint, device=args.device)
+    except (ModelLoadError, DatasetUnavailableError, OSError, KeyError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, list)}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,344 @@
+"""The training loop: one config in, one folder out that `load_model` can read.
+
+The output folder holds config.json + model.safetensors, training_state.safetensors
+(for --resume), log.csv with every loss term, and sample and reconstruction grids
+per epoch. Under torchrun it trains with DistributedDataParallel; the global batch
+of each step is the same set of images whatever the number of processes, so the
+gradients match a single process for objectives without per-sample noise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import math
+import os
+import random
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
+from torchvision.utils import save_image
+from tqdm import tqdm
+
+from vae_models import MODEL_TYPES, BaseVAE, ConditionalVAE
+from vae_models.data import ImageDataset, load_dataset
+
+from .checkpointing import STATE_NAME, load_training_state, save_training_state, write_atomically
+
+MODEL_FILES = ("config.json", "model.safetensors")
+TRAINING_CONFIG_NAME = "training_config.json"
+
+
+class TrainingError(RuntimeError):
+    """The run cannot go on; the message says why and what was kept."""
+
+
+@dataclass
+class Progress:
+    step: int = 0
+    last_saved_step: int = 0
+    elapsed_seconds: float = 0.0
+
+
+# --- set-up ---------------------------------------------------------------------------
+
+
+def cpu_supports_bf16() -> bool:
+    """AMX or AVX512-BF16 make bf16 convolutions faster than fp32 on the CPU."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
+    """None means plain fp32; "auto" picks bf16 where the hardware makes it pay."""
+    if precision == "fp32":
+        return None
+    if precision == "bf16":
+        return torch.bfloat16
+    if precision != "auto":
+        raise TrainingError(f"train.precision must be auto, bf16 or fp32, got {precision!r}")
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if cpu_supports_bf16() else None
+
+
+def use_channels_last(device: torch.device, setting: Any) -> bool:
+    if setting == "auto":
+        return device.type == "cuda" or cpu_supports_bf16()
+    return bool(setting)
+
+
+def build_model(model_config: dict[str, Any], dataset: ImageDataset) -> BaseVAE:
+    kwargs = {k: v for k, v in model_config.items() if k != "type"}
+    kwargs.setdefault("in_channels", dataset.in_channels)
+    kwargs.setdefault("img_size", dataset.img_size)
+    cls = MODEL_TYPES.get(model_config["type"])
+    if cls is None:
+        raise TrainingError(f"model.type must be one of {sorted(MODEL_TYPES)}, got {model_config['type']!r}")
+    if cls is ConditionalVAE:
+        kwargs.setdefault("num_classes", len(dataset.class_names))
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as err:
+        raise TrainingError(f"bad model config: {err}") from err
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+# --- the run ----------------------------------------------------------------------------
+
+
+class Run:
+    """Holds what one training run needs; `fit()` trains it to the end."""
+
+    def __init__(self, config: dict[str, Any], *, resume: bool = False) -> None:
+        self.config = config
+        self.cfg = config["train"]
+        self.rank, self.world_size = _init_distributed()
+        self.device = _device_for_rank(self.rank)
+        self.out = Path(config["output_dir"])
+        self.is_main = self.rank == 0
+        seed_everything(config["seed"])
+
+        data = config["data"]
+        self.train_set = load_dataset(data["name"], "train", root=data["root"], download=data["download"])
+        self.test_set = load_dataset(data["name"], "test", root=data["root"], download=data["download"])
+        self.model = build_model(config["model"], self.train_set).to(self.device)
+        self.amp_dtype = autocast_dtype(self.device, self.cfg["precision"])
+        self.channels_last = use_channels_last(self.device, self.cfg["channels_last"])
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+
+        if self.cfg["batch_size"] % self.world_size:
+            raise TrainingError(f"train.batch_size {self.cfg['batch_size']} must divide by {self.world_size} processes")
+        self.local_batch = self.cfg["batch_size"] // self.world_size
+        self.sampler = DistributedSampler(
+            self.train_set, self.world_size, self.rank, shuffle=True, seed=config["seed"], drop_last=True
+        )
+        self.steps_per_epoch = len(self.sampler) // self.local_batch
+        if self.steps_per_epoch == 0:
+            raise TrainingError(f"train.batch_size {self.cfg['batch_size']} exceeds the {len(self.train_set)} images")
+        self.total_steps = self.cfg["max_steps"] or self.cfg["epochs"] * self.steps_per_epoch
+
+        self.optimiser = torch.optim.Adam(
+            self.model.parameters(), lr=self.cfg["lr"], weight_decay=self.cfg["weight_decay"]
+        )
+        self.scheduler = _scheduler(self.optimiser, self.cfg["schedule"], self.total_steps)
+        self.progress = Progress()
+        self._prepare_output(resume)
+        # Each process draws its own reparameterisation noise from here on.
+        if not resume:
+            torch.manual_seed(config["seed"] + 1000 * self.rank)
+        self.network = DistributedDataParallel(self.model) if self.world_size > 1 else self.model
+        if self.cfg["compile"]:
+            self.network = torch.compile(self.network)
+
+    def _prepare_output(self, resume: bool) -> None:
+        has_state = (self.out / STATE_NAME).exists()
+        if has_state and not resume:
+            raise TrainingError(
+                f"{self.out} already holds a training run; pass --resume to continue it, or set output_dir=..."
+            )
+        if resume and has_state:
+            progress = load_training_state(self.out, self.model, self.optimiser, self.scheduler)
+            self.progress = Progress(**progress)
+            self._say(f"resuming {self.out} at step {self.progress.step}")
+        elif resume:
+            self._say(f"nothing to resume in {self.out}; starting from step 0")
+        if self.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / TRAINING_CONFIG_NAME).write_text(json.dumps(self.config, indent=2) + "\n")
+            self._trim_log(self.progress.step)
+
+    # --- loop -----------------------------------------------------------------------------
+
+    def fit(self) -> Path:
+        """Train to the last step; an interrupted run saves where it stopped first."""
+        self._started = time.perf_counter() - self.progress.elapsed_seconds
+        try:
+            self._loop()
+        except KeyboardInterrupt:
+            self._checkpoint()
+            raise
+        self._checkpoint()
+        return self.out
+
+    def _loop(self) -> None:
+        bar = tqdm(total=self.total_steps, initial=self.progress.step, disable=not self.is_main, dynamic_ncols=True)
+        window_start, window_images = time.perf_counter(), 0
+        for x, y in self._batches():
+            terms = self._step(x, y)
+            self.progress.step += 1
+            window_images += x.shape[0] * self.world_size
+            if self.progress.step % self.cfg["log_every"] == 0 or self.progress.step == self.total_steps:
+                rate = window_images / (time.perf_counter() - window_start)
+                self._log(terms, rate)
+                bar.set_postfix({**{k: f"{v:.4g}" for k, v in terms.items()}, "img/s": f"{rate:.0f}"})
+                window_start, window_images = time.perf_counter(), 0
+            bar.update(1)
+            end_of_epoch = self.progress.step % self.steps_per_epoch == 0
+            if end_of_epoch:
+                self._write_grids(self.progress.step // self.steps_per_epoch)
+            if end_of_epoch or self.progress.step % self.cfg["checkpoint_every"] == 0:
+                self._checkpoint()
+        bar.close()
+
+    def _batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The remaining batches of the run, from the exact point a resumed run left off."""
+        while self.progress.step < self.total_steps:
+            epoch, skip = divmod(self.progress.step, self.steps_per_epoch)
+            self.sampler.set_epoch(epoch)
+            indices = list(self.sampler)
+            batches = [
+                indices[i : i + self.local_batch]
+                for i in range(0, self.steps_per_epoch * self.local_batch, self.local_batch)
+            ]
+            remaining = batches[skip : skip + self.total_steps - self.progress.step]
+            yield from DataLoader(self.train_set, batch_sampler=remaining, num_workers=0)
+
+    def _step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+        x = x.to(self.device, non_blocking=True)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        extra = {"labels": y.to(self.device)} if isinstance(self.model, ConditionalVAE) else {}
+        self.model.train()
+        with self._autocast():
+            outputs = self.network(x, **extra)
+        losses = self.model.loss_function(*outputs, kld_weight=self.cfg["kld_weight"], dataset_size=len(self.train_set))
+        loss = losses["loss"]
+        if not torch.isfinite(loss):
+            terms = {k: round(v.item(), 4) for k, v in losses.items()}
+            raise TrainingError(
+                f"the loss became {loss.item()} at step {self.progress.step + 1} ({terms}); stopped. "
+                f"The last good checkpoint, step {self.progress.last_saved_step}, is kept in {self.out}"
+            )
+        self.optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg["grad_clip"]:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg["grad_clip"])
+        self.optimiser.step()
+        self.scheduler.step()
+        return {k: v.item() for k, v in losses.items()}
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    # --- output ---------------------------------------------------------------------------
+
+    def _checkpoint(self) -> None:
+        self.progress.elapsed_seconds = time.perf_counter() - self._started
+        if self.is_main:
+            try:
+                self._save_model_files()
+                progress = {**self.progress.__dict__, "last_saved_step": self.progress.step}
+                save_training_state(self.out, self.model, self.optimiser, self.scheduler, progress)
+                self.progress.last_saved_step = self.progress.step
+            except OSError as err:
+                self._say(
+                    f"warning: could not save the checkpoint at step {self.progress.step} ({err}); "
+                    f"the previous one, step {self.progress.last_saved_step}, is intact in {self.out}"
+                )
+                if self.progress.step == self.total_steps:
+                    raise TrainingError(f"the final checkpoint could not be saved in {self.out}: {err}") from err
+        if self.world_size > 1:
+            dist.barrier()
+
+    def _save_model_files(self) -> None:
+        """config.json and model.safetensors, each replaced whole."""
+        with tempfile.TemporaryDirectory(dir=self.out, prefix=".save-") as tmp:
+            self.model.save_pretrained(tmp)
+            for name in MODEL_FILES:
+                write_atomically(self.out / name, lambda dst, name=name: shutil.copyfile(Path(tmp, name), dst))
+
+    def _log(self, terms: dict[str, float], rate: float) -> None:
+        if not self.is_main:
+            return
+        path = self.out / "log.csv"
+        row = {"step": self.progress.step, "epoch": self.progress.step / self.steps_per_epoch}
+        row |= {"lr": self.scheduler.get_last_lr()[0], "images_per_sec": rate, **terms}
+        new_file = not path.exists()
+        with open(path, "a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(row))
+            if new_file:
+                writer.writeheader()
+            writer.writerow(row)
+
+    def _trim_log(self, step: int) -> None:
+        """Drop log rows past the resumed step, so the log has each step once."""
+        path = self.out / "log.csv"
+        if not path.exists():
+            return
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        keep = [r for r in rows if float(r["step"]) <= step]
+        with open(path, "w", newline="") as f:
+            if rows:
+                writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+                writer.writeheader()
+                writer.writerows(keep)
+
+    @torch.inference_mode()
+    def _write_grids(self, epoch: int) -> None:
+        if not self.is_main:
+            return
+        self.model.eval()
+        count = self.cfg["grid_samples"]
+        classes = len(self.train_set.class_names)
+        extra = {"labels": torch.arange(count) % classes} if isinstance(self.model, ConditionalVAE) else {}
+        generator = torch.Generator().manual_seed(self.config["seed"])
+        samples = self.model.sample(count, self.device, generator=generator, **extra)
+        save_image(samples.float(), self.out / f"samples_epoch{epoch:03d}.png", nrow=int(math.sqrt(count)))
+        images, labels = zip(*(self.test_set[i] for i in range(min(32, len(self.test_set)))), strict=True)
+        x = torch.stack(images).to(self.device)
+        extra = {"labels": torch.tensor(labels)} if isinstance(self.model, ConditionalVAE) else {}
+        recons = self.model.generate(x, **extra)
+        pairs = torch.stack([x, recons], dim=1).flatten(0, 1)
+        save_image(pairs.float(), self.out / f"recons_epoch{epoch:03d}.png", nrow=16)
+
+    def _say(self, message: str) -> None:
+        if self.is_main:
+            tqdm.write(message)
+
+
+def _scheduler(optimiser: torch.optim.Optimizer, schedule: str, total_steps: int) -> Any:
+    if schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=total_steps)
+    if schedule == "constant":
+        return torch.optim.lr_scheduler.ConstantLR(optimiser, factor=1.0, total_iters=0)
+    raise TrainingError(f"train.schedule must be cosine or constant, got {schedule!r}")
+
+
+def _init_distributed() -> tuple[int, int]:
+    """(rank, world size); torchrun's environment turns on DistributedDataParallel."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return int(os.environ.get("RANK", "0")), world_size
+
+
+def _device_for_rank(rank: int) -> torch.device:
+    if not torch.cuda.is_available():
+        return torch.device("cpu")
+    local_rank = int(os.environ.get("LOCAL_RANK", rank))
+    torch.cuda.set_device(local_rank % torch.cuda.device_count())
+    return torch.device("cuda", torch.cuda.current_device())
