@@ -46,8 +46,15 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         resolved = torch.device(device)
     except (RuntimeError, TypeError) as err:
         raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {device!r}") from err
-    if resolved.type == "cuda" and not torch.cuda.is_available():
+    if resolved.type == "cpu":
+        return torch.device("cpu")  # safetensors refuses an indexed "cpu:0"
+    # Any other backend (mps, meta, xpu...) would fail later, inside loading, as "corrupted weights".
+    if resolved.type != "cuda":
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {device!r}")
+    if not torch.cuda.is_available():
         raise ValueError(f"device {device!r} was asked for, but PyTorch sees no CUDA GPU here")
+    if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+        raise ValueError(f"device {device!r} was asked for, but PyTorch sees {torch.cuda.device_count()} CUDA GPU(s)")
     return resolved
 
 
@@ -64,12 +71,12 @@ def load_model(
     folder = _local_folder(source) if _looks_local(source) else _download(source, revision)
     config = _read_config(folder, source)
     model_type = config.pop("model_type", None)
-    if model_type not in MODEL_TYPES:
+    if not isinstance(model_type, str) or model_type not in MODEL_TYPES:  # a list or dict is unhashable
         raise ModelLoadError(
             f"{source}: config.json has model_type {model_type!r}; known types are {sorted(MODEL_TYPES)}"
         )
     cls = MODEL_TYPES[model_type]
-    unknown = sorted(set(config) - set(cls._hub_mixin_init_parameters) - {"self"})
+    unknown = sorted(set(config) - (set(cls._hub_mixin_init_parameters) - {"self"}))
     if unknown:
         raise ModelLoadError(f"{source}: config.json has keys that {cls.__name__} does not take: {unknown}")
     try:
@@ -84,7 +91,9 @@ def load_model(
 
 
 def _looks_local(source: str) -> bool:
-    return os.path.isdir(source) or source.startswith((".", "/", "~")) or os.sep + os.sep in source
+    # A URL's "//" must not make it a path: it gets the "not a Hub repo id" message instead.
+    path_like = source.startswith((".", "/", "~")) or os.sep + os.sep in source
+    return os.path.isdir(source) or (path_like and "://" not in source)
 
 
 def _local_folder(source: str) -> str:
@@ -105,14 +114,17 @@ def _require_file(folder: str, name: str, source: str) -> None:
 
 
 def _download(repo_id: str, revision: str | None) -> str:
+    if "://" in repo_id or ".." in repo_id:  # checked first: validate_repo_id's message does not say why
+        raise ModelLoadError(f"{repo_id!r} is not a Hub repo id: give 'owner/name' or a local folder")
     try:
         validate_repo_id(repo_id)
     except HFValidationError as err:
         raise ModelLoadError(f"{repo_id!r} is neither a checkpoint folder nor a valid Hub repo id ({err})") from err
-    if "://" in repo_id or ".." in repo_id:
-        raise ModelLoadError(f"{repo_id!r} is not a Hub repo id: give 'owner/name' or a local folder")
-    paths = [_hub_file(repo_id, name, revision) for name in (CONFIG_NAME, WEIGHTS_NAME)]
-    return os.path.dirname(paths[0])
+    folder = os.path.dirname(_hub_file(repo_id, CONFIG_NAME, revision))
+    # The weights come from the commit the config came from (the snapshot folder's name):
+    # asked by branch name, a push between the two downloads would split them across folders.
+    _hub_file(repo_id, WEIGHTS_NAME, os.path.basename(folder))
+    return folder
 
 
 def _hub_file(repo_id: str, filename: str, revision: str | None) -> str:
@@ -139,7 +151,7 @@ def _hub_file(repo_id: str, filename: str, revision: str | None) -> str:
 def _read_config(folder: str, source: str) -> dict:
     try:
         config = json.loads(Path(folder, CONFIG_NAME).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:  # deep nesting recurses
         raise ModelLoadError(f"{source}: config.json is not readable JSON ({err})") from err
     if not isinstance(config, dict):
         raise ModelLoadError(f"{source}: config.json must hold a JSON object")
