@@ -16,6 +16,7 @@ import math
 import os
 import random
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DistributedSampler, default_collate
 from torchvision.utils import save_image
 from tqdm import tqdm
 
@@ -212,7 +213,10 @@ class Run:
                 for i in range(0, self.steps_per_epoch * self.local_batch, self.local_batch)
             ]
             remaining = batches[skip : skip + self.total_steps - self.progress.step]
-            yield from DataLoader(self.train_set, batch_sampler=remaining, num_workers=0)
+            # Fetched directly: a DataLoader iterator draws a seed from the global RNG, which
+            # would shift the reparameterisation noise of a run resumed mid-epoch.
+            for batch in remaining:
+                yield default_collate(self.train_set.__getitems__(batch))
 
     def _step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         x = x.to(self.device, non_blocking=True)
@@ -317,7 +321,7 @@ class Run:
 
     def _say(self, message: str) -> None:
         if self.is_main:
-            tqdm.write(message)
+            tqdm.write(message, file=sys.stderr)
 
 
 def _scheduler(optimiser: torch.optim.Optimizer, schedule: str, total_steps: int) -> Any:

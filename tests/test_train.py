@@ -1,0 +1,201 @@
+"""The training CLI on tiny digits models: outputs, resume after SIGKILL, faults, distributed."""
+
+import errno
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import safetensors
+import safetensors.torch
+import torch
+
+from train.__main__ import main
+from train.checkpointing import STATE_NAME
+from vae_models import load_model
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = ROOT / "train" / "configs"
+TINY = ["model.hidden_dims=[8,16]", "model.latent_dim=4", "train.log_every=5", "train.precision=fp32"]
+
+
+def tiny_args(out: Path, config: str = "vanilla_vae-digits", *extra: str) -> list[str]:
+    return [str(CONFIGS / f"{config}.yaml"), f"output_dir={out}", *TINY, *extra]
+
+
+def run_cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def saved_step(folder: Path) -> int:
+    with safetensors.safe_open(str(folder / STATE_NAME), framework="pt") as f:
+        return json.loads(f.metadata()["progress"])["step"]
+
+
+def weights(folder: Path) -> dict[str, torch.Tensor]:
+    return safetensors.torch.load_file(str(folder / "model.safetensors"))
+
+
+@pytest.mark.parametrize("config", ["vanilla_vae-digits", "wae_mmd-digits", "betatc_vae-digits", "cvae-digits"])
+def test_a_run_writes_a_folder_load_model_reads(tmp_path, config):
+    out = tmp_path / "run"
+    assert main(tiny_args(out, config, "train.max_steps=30", "--no-eval")) == 0
+    model = load_model(out, device="cpu")
+    assert model.latent_dim == 4
+    header, *rows = (out / "log.csv").read_text().splitlines()
+    columns = header.split(",")
+    assert {"step", "lr", "images_per_sec", "loss", "Reconstruction_Loss"} <= set(columns)
+    assert len(rows) == 6 and rows[-1].startswith("30,")
+    assert (out / "samples_epoch001.png").exists() and (out / "recons_epoch001.png").exists()
+    assert json.loads((out / "training_config.json").read_text())["model"]["latent_dim"] == 4
+    assert saved_step(out) == 30
+
+
+def test_evaluate_writes_metrics_and_the_latent_cache(tmp_path):
+    out = tmp_path / "run"
+    assert main(tiny_args(out, "cvae-digits", "train.max_steps=40", "--no-eval")) == 0
+    result = run_cli("-m", "train.evaluate", str(out))
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("reconstruction_nats", "negative_elbo_nats", "iwae_nll_nats", "sample_frechet_distance"):
+        assert metrics[key] > 0
+    # The importance-weighted bound is tighter than the ELBO.
+    assert metrics["iwae_nll_nats"] <= metrics["negative_elbo_nats"] + 1e-3
+    assert 0 <= metrics["conditional_accuracy"] <= 1
+    assert metrics["classifier_test_accuracy"] > 0.9
+    assert len(metrics["kl_per_dim"]) == 4
+    cache = safetensors.torch.load_file(str(out / "latents.safetensors"))
+    assert cache["codes"].shape[1] == 4 and cache["tsne"].shape == (len(cache["codes"]), 2)
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_gives_the_uninterrupted_weights(tmp_path):
+    args = ["-m", "train", *tiny_args(tmp_path / "x", "betatc_vae-digits")[:1]]
+    common = [*TINY, "train.max_steps=120", "train.checkpoint_every=10", "--no-eval"]
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    assert run_cli(*args, f"output_dir={straight}", *common).returncode == 0
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(
+        [sys.executable, *args, f"output_dir={killed}", *common], cwd=ROOT, env=env, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not ((killed / STATE_NAME).exists() and saved_step(killed) >= 30):
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    interrupted_at = saved_step(killed)
+    assert 30 <= interrupted_at < 120, "the kill must land mid-run"
+
+    resumed = run_cli(*args, f"output_dir={killed}", *common, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming {killed} at step {interrupted_at}" in resumed.stderr
+    final, expected = weights(killed), weights(straight)
+    assert final.keys() == expected.keys()
+    assert all(torch.equal(final[k], expected[k]) for k in expected), "resume must continue exactly"
+    assert final["anneal_step"].item() == 120
+
+
+def test_a_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(tiny_args(out, "vanilla_vae-digits", "train.max_steps=200", "train.lr=1e6", "train.checkpoint_every=1"))
+    assert code == 1
+    message = capsys.readouterr().err
+    assert "the loss became" in message and "last good checkpoint" in message
+    step = saved_step(out)
+    assert f"step {step}, is kept" in message
+    model = load_model(out, device="cpu")
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_a_failed_save_keeps_the_previous_checkpoint_and_says_so(tmp_path, monkeypatch, capsys):
+    import train.trainer as trainer
+
+    out = tmp_path / "run"
+    assert main(tiny_args(out, "vanilla_vae-digits", "train.max_steps=10", "--no-eval")) == 0
+    before = (out / STATE_NAME).read_bytes()
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(trainer, "save_training_state", disk_full)
+    code = main(tiny_args(out, "vanilla_vae-digits", "train.max_steps=20", "train.checkpoint_every=5", "--resume"))
+    assert code == 1
+    message = capsys.readouterr().err
+    assert "could not save the checkpoint at step 15" in message and "step 10, is intact" in message
+    assert "final checkpoint could not be saved" in message
+    assert (out / STATE_NAME).read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["train.epocs=3"], "unknown config key 'train.epocs'"),
+        (["oops"], "must look like key.sub=value"),
+        (["model.type=gan"], "model.type must be one of"),
+        (["model.latent_dim=0"], "latent_dim must be between"),
+        (["train.batch_size=100000"], "exceeds the"),
+    ],
+)
+def test_bad_configs_give_a_clear_error(tmp_path, capsys, extra, message):
+    assert main(tiny_args(tmp_path / "run", "vanilla_vae-digits", *extra)) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_an_existing_run_is_never_overwritten_without_resume(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(tiny_args(out, "vanilla_vae-digits", "train.max_steps=5", "--no-eval")) == 0
+    before = weights(out)
+    assert main(tiny_args(out, "vanilla_vae-digits", "train.max_steps=5", "--no-eval")) == 1
+    assert "already holds a training run" in capsys.readouterr().err
+    assert all(torch.equal(before[k], v) for k, v in weights(out).items())
+
+
+def test_push_to_hub_uploads_the_run_folder(tmp_path, monkeypatch):
+    # The Hub itself cannot be reached here: only the two network calls are replaced.
+    from huggingface_hub import HfApi
+
+    calls = {}
+    monkeypatch.setattr(HfApi, "create_repo", lambda self, repo_id, **kw: calls.setdefault("create", repo_id))
+    monkeypatch.setattr(HfApi, "upload_folder", lambda self, **kw: calls.setdefault("upload", kw) and "commit-url")
+    out = tmp_path / "run"
+    assert main(tiny_args(out, "vanilla_vae-digits", "train.max_steps=5", "--no-eval", "--push-to-hub", "me/vae")) == 0
+    assert calls["create"] == "me/vae"
+    assert calls["upload"]["repo_id"] == "me/vae" and calls["upload"]["folder_path"] == str(out)
+    assert "training_state.safetensors" in calls["upload"]["ignore_patterns"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_train_the_same_model_as_one(tmp_path):
+    # WAE with reg_weight=0 has no per-sample noise, so the two runs must agree to rounding.
+    args = [*tiny_args(tmp_path / "x", "wae_mmd-digits")[:1], *TINY, "model.reg_weight=0", "train.max_steps=15"]
+    args += ["train.channels_last=false", "--no-eval"]
+    single = run_cli("-m", "train", *args, f"output_dir={tmp_path / 'one'}")
+    assert single.returncode == 0, single.stderr
+    launcher = ["-m", "torch.distributed.run", "--nproc-per-node=2", "--master-addr=127.0.0.1"]
+    launcher.append(f"--master-port={free_port()}")
+    double = run_cli(*launcher, "-m", "train", *args, f"output_dir={tmp_path / 'two'}")
+    assert double.returncode == 0, double.stderr
+    one, two = weights(tmp_path / "one"), weights(tmp_path / "two")
+    assert all(torch.allclose(one[k], two[k], atol=1e-5) for k in one)
+    assert not torch.allclose(one["fc_z.weight"], weights_at_init(tmp_path)["fc_z.weight"])
+
+
+def weights_at_init(tmp_path: Path) -> dict[str, torch.Tensor]:
+    out = tmp_path / "init"
+    main(tiny_args(out, "wae_mmd-digits", "model.reg_weight=0", "train.max_steps=1", "train.lr=0", "--no-eval"))
+    return weights(out)

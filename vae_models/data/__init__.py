@@ -1,0 +1,31 @@
+"""Data sets as ImageDatasets of images in [0, 1], and the dSprites generator.
+
+from vae_models.data import load_dataset
+train = load_dataset("dsprites")  # rendered on demand, no download
+"""
+
+from .dataset import DatasetUnavailableError, ImageDataset
+from .dsprites import (
+    DSPRITES_FACTOR_NAMES,
+    DSPRITES_FACTOR_SIZES,
+    dsprites_classes_to_index,
+    dsprites_factor_values,
+    dsprites_index_to_classes,
+    dsprites_throughput,
+    render_dsprites,
+)
+from .loading import DATASETS, load_dataset
+
+__all__ = [
+    "DATASETS",
+    "DSPRITES_FACTOR_NAMES",
+    "DSPRITES_FACTOR_SIZES",
+    "DatasetUnavailableError",
+    "ImageDataset",
+    "dsprites_classes_to_index",
+    "dsprites_factor_values",
+    "dsprites_index_to_classes",
+    "dsprites_throughput",
+    "load_dataset",
+    "render_dsprites",
+]
