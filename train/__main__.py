@@ -18,7 +18,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--resume", action="store_true", help="continue the run in output_dir exactly")
     parser.add_argument("--push-to-hub", metavar="REPO_ID", help="upload the output folder to this Hub repo")
     parser.add_argument("--no-eval", action="store_true", help="skip writing metrics.json at the end")
-    return parser.parse_args(argv)
+    return parser.parse_intermixed_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,6 +37,8 @@ DEFAULTS: dict[str, Any] = {
     },
 }
 FREE_FORM_SECTIONS = ("model",)
+FLOAT_KEYS = ("lr", "weight_decay", "kld_weight", "grad_clip")
+COUNT_KEYS = ("epochs", "max_steps", "batch_size", "log_every", "checkpoint_every", "grid_samples")
 
 
 class ConfigError(ValueError):
@@ -56,6 +58,7 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> dict[str, Any]:
     for section, key in (("model", "type"), ("data", "name")):
         if config[section][key] is None:
             raise ConfigError(f"{path}: {section}.{key} is required")
+    _check_numbers(config["train"])
     if config["output_dir"] is None:
         config["output_dir"] = str(Path("runs") / Path(path).stem)
     return config
@@ -84,3 +87,17 @@ def _apply_override(config: dict, override: str) -> None:
     for parent in reversed(parents):
         nested = {parent: nested}
     _merge(config, nested, prefix="")
+
+
+def _check_numbers(train: dict[str, Any]) -> None:
+    """YAML reads `1e6` (no dot) as a string; numbers are parsed here, with the key in any error."""
+    for key in FLOAT_KEYS:
+        if train[key] is not None:
+            try:
+                train[key] = float(train[key])
+            except (TypeError, ValueError):
+                raise ConfigError(f"train.{key} must be a number, got {train[key]!r}") from None
+    for key in COUNT_KEYS:
+        value = train[key]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ConfigError(f"train.{key} must be a positive integer, got {value!r}")
