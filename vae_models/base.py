@@ -40,12 +40,17 @@ def default_hidden_dims(img_size: int) -> list[int]:
     return list(DEFAULT_HIDDEN_DIMS[: int(math.log2(img_size)) - 1])
 
 
-def gaussian_kl(mu: Tensor, log_var: Tensor) -> Tensor:
-    """KL(N(mu, exp(log_var)) || N(0, I)) per image, summed over latent dimensions.
+def gaussian_kl_per_dim(mu: Tensor, log_var: Tensor) -> Tensor:
+    """KL(N(mu, exp(log_var)) || N(0, 1)) for each latent dimension, [B, latent_dim].
 
     expm1(v) - v is >= 0 for every v and exact near 0, so the KL never goes negative.
     """
-    return 0.5 * (mu.pow(2) + torch.expm1(log_var) - log_var).sum(dim=1)
+    return 0.5 * (mu.pow(2) + torch.expm1(log_var) - log_var)
+
+
+def gaussian_kl(mu: Tensor, log_var: Tensor) -> Tensor:
+    """KL(q(z|x) || N(0, I)) per image, summed over latent dimensions."""
+    return gaussian_kl_per_dim(mu, log_var).sum(dim=1)
 
 
 def full_precision(t: Tensor) -> Tensor:

@@ -21,7 +21,7 @@ import torch
 from sklearn.metrics import mutual_info_score
 from torch import Tensor
 
-from .base import BaseVAE
+from .base import BaseVAE, gaussian_kl_per_dim
 from .betatc_vae import log_normal
 from .cvae import ConditionalVAE
 from .wae_mmd import WAE_MMD
@@ -62,7 +62,7 @@ def likelihood_metrics(model: BaseVAE, images: Tensor, labels: Tensor, importanc
             continue
         mu, log_var = outputs[2].float(), outputs[3].float()
         means.append(mu.cpu())
-        kl_per_dim += (0.5 * (mu.pow(2) + torch.expm1(log_var) - log_var)).sum(0).cpu()
+        kl_per_dim += gaussian_kl_per_dim(mu, log_var).sum(0).cpu()
         nll_sum += _importance_weighted_nll(model, x, mu, log_var, extra, importance_samples).sum().item()
     n = len(images)
     codes = torch.cat(means)
