@@ -62,6 +62,7 @@ def evaluate_checkpoint(folder: str | Path, *, config: dict[str, Any] | None = N
     codes = encode_all(model, test_images, test_labels).numpy()
     if test_set.factors is not None:
         metrics |= mig(codes, test_set.factors.numpy())
+        metrics["factor_names"] = list(test_set.factor_names)
     metrics |= sample_quality(model, train_set, test_images, test_labels, seed=config["seed"])
     metrics["evaluation_seconds"] = round(time.perf_counter() - started, 1)
 

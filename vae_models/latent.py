@@ -2,17 +2,19 @@
 
 The cache (`latents.safetensors` in a checkpoint folder) holds the encoded test set,
 its labels and dSprites factors, PCA (2-D and 3-D, with explained variance) and
-t-SNE coordinates, so the latent map opens without recomputing anything.
+t-SNE coordinates, so the latent map opens without recomputing anything. Traversal codes are here too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import safetensors.torch
 import torch
 from sklearn.decomposition import PCA
+from torch import Tensor
 
 LATENT_CACHE_NAME = "latents.safetensors"
 
@@ -45,3 +47,17 @@ def load_latent_cache(folder: str | Path) -> dict[str, np.ndarray] | None:
     if not path.exists():
         return None
     return {name: tensor.numpy() for name, tensor in safetensors.torch.load_file(str(path)).items()}
+
+
+def traversal_codes(start: Tensor, dims: Sequence[int], steps: int = 7, span: float = 3.0) -> Tensor:
+    """Codes for a traversal grid, [len(dims) * steps, latent_dim]: row r sweeps dims[r] over ±span.
+
+    Every other coordinate stays at `start`, so each row shows what one latent does alone.
+    """
+    if start.dim() != 1:
+        raise ValueError(f"start must be one latent vector, got shape {tuple(start.shape)}")
+    values = torch.linspace(-span, span, steps, dtype=start.dtype)
+    codes = start.repeat(len(dims), steps, 1)
+    for row, dim in enumerate(dims):
+        codes[row, :, dim] = values
+    return codes.flatten(0, 1)

@@ -68,7 +68,7 @@ def load_model(
     """
     source = str(path_or_repo_id)
     target = resolve_device(device)
-    folder = _local_folder(source) if _looks_local(source) else _download(source, revision)
+    folder = model_folder(source, revision)
     config = _read_config(folder, source)
     model_type = config.pop("model_type", None)
     if not isinstance(model_type, str) or model_type not in MODEL_TYPES:  # a list or dict is unhashable
@@ -88,6 +88,16 @@ def load_model(
     except RuntimeError as err:
         raise ModelLoadError(f"{source}: {WEIGHTS_NAME} does not match config.json: {_first_line(err)}") from err
     return model
+
+
+def model_folder(path_or_repo_id: str | Path, revision: str | None = None) -> str:
+    """The local folder holding a checkpoint's config.json and model.safetensors.
+
+    For a Hub repo id both files are downloaded (or found in the cache); the folder is
+    the snapshot of the commit they came from.
+    """
+    source = str(path_or_repo_id)
+    return _local_folder(source) if _looks_local(source) else _download(source, revision)
 
 
 def _looks_local(source: str) -> bool:

@@ -147,7 +147,23 @@ def mig(codes: np.ndarray, factors: np.ndarray, bins: int = 20) -> dict[str, Any
     entropies = np.array([mutual_info_score(factors[:, k], factors[:, k]) for k in range(factors.shape[1])])
     top_two = np.sort(matrix, axis=0)[::-1][:2]
     gaps = (top_two[0] - top_two[1]) / entropies
-    return {"mig": float(gaps.mean()), "mig_per_factor": gaps.tolist(), "mutual_information": matrix.tolist()}
+    return {
+        "mig": float(gaps.mean()),
+        "mig_per_factor": gaps.tolist(),
+        "mutual_information": matrix.tolist(),
+        "factor_entropy": entropies.tolist(),
+    }
+
+
+def dominant_factors(mutual_information: np.ndarray, factor_entropy: np.ndarray) -> list[tuple[int, float, float]]:
+    """Per latent: (the factor it informs most, that share of the factor's entropy, the runner-up's share).
+
+    A disentangled latent has a large first share and a small second one.
+    """
+    shares = np.asarray(mutual_information) / np.asarray(factor_entropy)[None, :]
+    ranked = np.sort(shares, axis=1)[:, ::-1]
+    runner_up = ranked[:, 1] if shares.shape[1] > 1 else np.zeros(len(shares))
+    return [(int(k), float(a), float(b)) for k, a, b in zip(shares.argmax(1), ranked[:, 0], runner_up, strict=True)]
 
 
 # --- sample quality -------------------------------------------------------------------------

@@ -1,0 +1,90 @@
+"""Interactive plotly figures of a model's latent space: the map, KL per dimension, and MI.
+
+Plain functions from arrays to `plotly.graph_objects.Figure`; nothing here knows the app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+MARKER_SIZE = 4
+
+
+def latent_map(
+    coords: np.ndarray,
+    colour: np.ndarray,
+    colour_name: str,
+    hover: Sequence[str],
+    *,
+    categories: Sequence[str] | None = None,
+    explained: np.ndarray | None = None,
+    highlight: np.ndarray | None = None,
+    title: str = "",
+) -> go.Figure:
+    """A 2-D or 3-D scatter of codes. Categorical colours get one legend entry per category;
+    continuous ones a colour bar. `highlight` ([dims]) is drawn as its own marker (the upload)."""
+    dims = coords.shape[1]
+    axes = [f"{'PC' if explained is not None else 't-SNE '}{i + 1}" for i in range(dims)]
+    if explained is not None:
+        axes = [f"{name} ({share:.0%} of variance)" for name, share in zip(axes, explained, strict=True)]
+    hover = np.asarray(hover, dtype=object)
+    if categories is not None:
+        traces = [
+            _scatter(coords[colour == k], name=str(name), text=hover[colour == k])
+            for k, name in enumerate(categories)
+            if (colour == k).any()
+        ]
+    else:
+        marker = {"color": colour, "colorscale": "Viridis", "colorbar": {"title": {"text": colour_name}}}
+        traces = [_scatter(coords, name=colour_name, text=hover, marker=marker, showlegend=False)]
+    if highlight is not None:
+        star = {"size": 16, "symbol": "x" if dims == 3 else "star", "color": "red", "line": {"width": 1}}
+        traces.append(_scatter(highlight[None, :], name="your image", text=["your image"], marker=star))
+    figure = go.Figure(traces)
+    axis_titles = {f"{axis}axis": {"title": {"text": label}} for axis, label in zip("xyz", axes, strict=False)}
+    figure.update_layout(scene=axis_titles) if dims == 3 else figure.update_layout(**axis_titles)
+    figure.update_layout(title=title, legend={"title": {"text": colour_name}, "itemsizing": "constant"}, height=560)
+    return figure
+
+
+def _scatter(coords: np.ndarray, name: str, text: Sequence[str], marker: dict | None = None, **kwargs) -> go.Trace:
+    marker = {"size": MARKER_SIZE, "opacity": 0.8} | (marker or {})
+    common = {"mode": "markers", "name": name, "text": text, "hoverinfo": "text", "marker": marker, **kwargs}
+    if coords.shape[1] == 3:
+        return go.Scatter3d(x=coords[:, 0], y=coords[:, 1], z=coords[:, 2], **common)
+    return go.Scattergl(x=coords[:, 0], y=coords[:, 1], **common)
+
+
+def kl_bar_chart(kl_per_dim: Sequence[float], active: Sequence[bool], unit: str = "nats") -> go.Figure:
+    """KL (or code variance, for the WAE) per latent dimension, inactive ones greyed."""
+    names = [f"z{i}" for i in range(len(kl_per_dim))]
+    colours = ["#3b6fb6" if on else "#b0b0b0" for on in active]
+    figure = go.Figure(go.Bar(x=names, y=list(kl_per_dim), marker_color=colours))
+    figure.update_layout(
+        title="Information per latent dimension (grey: inactive)", yaxis_title=unit, xaxis_title="latent", height=360
+    )
+    return figure
+
+
+def mutual_information_heatmap(matrix: np.ndarray, factor_names: Sequence[str], entropy: np.ndarray) -> go.Figure:
+    """Latent × factor mutual information, as a share of each factor's entropy."""
+    shares = np.asarray(matrix) / np.asarray(entropy)[None, :]
+    latents = [f"z{i}" for i in range(len(shares))]
+    figure = go.Figure(
+        go.Heatmap(
+            z=shares,
+            x=list(factor_names),
+            y=latents,
+            colorscale="Blues",
+            zmin=0,
+            zmax=1,
+            text=np.round(shares, 2),
+            texttemplate="%{text}",
+            colorbar={"title": {"text": "I(z; v) / H(v)"}},
+        )
+    )
+    figure.update_layout(title="Mutual information: latent × factor", yaxis_autorange="reversed", height=420)
+    return figure
