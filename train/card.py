@@ -115,7 +115,8 @@ def model_card(name: str, config: dict, metrics: dict, seconds: float, traversal
         "## Metrics\n\nOn the test set, measured by `python -m train.evaluate runs/"
         f"{name}` (written to `metrics.json`).\n\n{_metrics_table(metrics)}",
         "## Samples\n\n![prior samples](samples.png)\n\n"
-        "## Reconstructions\n\nEach input is followed by its reconstruction.\n\n![reconstructions](reconstructions.png)",
+        "## Reconstructions\n\nEach input is followed by its reconstruction.\n\n"
+        "![reconstructions](reconstructions.png)",
         _latents_section(metrics, traversal_dims),
     ]
     return "\n\n".join(s for s in sections if s) + "\n"

@@ -40,9 +40,8 @@ def read_image(source: str | Path | bytes) -> tuple[Image.Image, list[str]]:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             _check_pixels(image.size)
-            notes = (
-                [f"animated {image.format}: used the first of its {image.n_frames} frames"] if _animated(image) else []
-            )
+            frames = getattr(image, "n_frames", 1)
+            notes = [f"animated {image.format}: used the first of its {frames} frames"] if frames > 1 else []
             image.seek(0)
             image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
@@ -71,10 +70,6 @@ def _check_pixels(size: tuple[int, int]) -> None:
         )
     if width == 0 or height == 0:
         raise ImageInputError(f"the image has no pixels ({width}×{height})")
-
-
-def _animated(image: Image.Image) -> bool:
-    return getattr(image, "n_frames", 1) > 1
 
 
 def _normalise_mode(image: Image.Image, notes: list[str]) -> tuple[Image.Image, list[str]]:

@@ -12,6 +12,7 @@ equality of single-process and distributed training.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 from torch import Tensor, nn
@@ -31,7 +32,7 @@ def decoder_trunk(hidden_dims: Sequence[int], out_channels: int, feature_size: i
     """[B, hidden_dims[-1] * feature_size**2] -> logits [B, out_channels, S, S]."""
     widths = list(reversed(hidden_dims))
     layers: list[nn.Module] = [nn.Unflatten(1, (widths[0], feature_size, feature_size))]
-    for width_in, width_out in zip(widths, widths[1:], strict=False):
+    for width_in, width_out in itertools.pairwise(widths):
         layers += [_upsample(width_in, width_out), nn.LeakyReLU(0.2)]
     layers.append(_upsample(widths[-1], out_channels))
     return nn.Sequential(*layers)
