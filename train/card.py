@@ -47,7 +47,7 @@ METRIC_ROWS = (
     ("reconstruction_nats", "test reconstruction error (nats/image)"),
     ("negative_elbo_nats", "test negative ELBO (nats/image)"),
     ("iwae_nll_nats", "test NLL, importance-weighted (nats/image)"),
-    ("kl_nats", "KL(q(z|x) ‖ p(z)) (nats/image)"),
+    ("kl_nats", "KL(q(z\\|x) ‖ p(z)) (nats/image)"),
     ("active_units", "active units (code variance > 0.01)"),
     ("mmd_aggregate_posterior", "MMD² of aggregate posterior vs prior"),
     ("mig", "MIG (disentanglement_lib protocol)"),

@@ -55,7 +55,11 @@ def evaluate_checkpoint(folder: str | Path, *, config: dict[str, Any] | None = N
     test_set = load_dataset(data["name"], "test", root=data["root"], download=False)
     test_images, test_labels = stack(test_set)
 
-    metrics: dict[str, Any] = {"dataset": data["name"], "test_images": len(test_images)}
+    metrics: dict[str, Any] = {
+        "dataset": data["name"],
+        "class_names": list(test_set.class_names),
+        "test_images": len(test_images),
+    }
     subset = slice(0, MAX_LIKELIHOOD_IMAGES)
     metrics |= likelihood_metrics(model, test_images[subset], test_labels[subset])
     metrics["mmd_aggregate_posterior"] = aggregate_posterior_mmd(model, test_images, test_labels)

@@ -90,7 +90,8 @@ def _importance_weighted_nll(
     log_weights = []
     for _ in range(samples):
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * log_var)
-        logits = model.decode_logits(z, **extra)
+        # The decoder runs in its own dtype; the densities are summed in at least float32.
+        logits = model.decode_logits(z.to(next(model.parameters()).dtype), **extra)
         log_px = -model.reconstruction_nll(logits, x)
         log_pz = log_normal(z, torch.zeros_like(z), torch.zeros_like(z)).sum(1)
         log_qz = log_normal(z, mu, log_var).sum(1)

@@ -1,0 +1,180 @@
+"""The models an explorer offers: local checkpoint folders and Hub repos, loaded lazily.
+
+A `Catalog` knows each model's metadata (config, metrics, training config) from its
+JSON files at once, and loads weights and the latent cache the first time they are
+asked for, then keeps them. Loaded models are only read (inference), so requests
+may share them; loading itself is serialised by a lock.
+
+Hub repos are fetched in worker threads with a deadline: a Hub that is slow or
+unreachable costs start-up at most `hub_timeout` seconds and becomes a warning.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from huggingface_hub import hf_hub_download
+
+from .base import CONFIG_NAME, WEIGHTS_NAME, BaseVAE
+from .latent import LATENT_CACHE_NAME, load_latent_cache
+from .loading import ModelLoadError, load_model, model_folder
+
+METADATA_FILES = ("metrics.json", "training_config.json", LATENT_CACHE_NAME)
+
+
+@dataclass
+class ModelInfo:
+    """What is known about a model without loading its weights."""
+
+    name: str
+    folder: Path
+    config: dict[str, Any]
+    metrics: dict[str, Any] = field(default_factory=dict)
+    training_config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def model_type(self) -> str:
+        return self.config.get("model_type", "?")
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.config.get("latent_dim", 0))
+
+    @property
+    def dataset(self) -> str:
+        return self.metrics.get("dataset") or self.training_config.get("data", {}).get("name") or "unknown"
+
+    def summary(self) -> str:
+        """One line for a model picker: name, type, data, latent size and the key metric."""
+        parts = [self.name, self.model_type, self.dataset, f"{self.latent_dim}-d latent"]
+        for key, label in (("mig", "MIG"), ("conditional_accuracy", "cond. acc."), ("iwae_nll_nats", "NLL")):
+            if key in self.metrics:
+                parts.append(f"{label} {self.metrics[key]:.3g}")
+                break
+        return " · ".join(parts)
+
+
+def read_info(folder: str | Path, name: str) -> ModelInfo:
+    """Metadata of a checkpoint folder; raises ModelLoadError if it is not one."""
+    folder = Path(folder)
+    for required in (CONFIG_NAME, WEIGHTS_NAME):
+        if not (folder / required).is_file():
+            raise ModelLoadError(f"{name}: {required} is missing")
+    return ModelInfo(
+        name=name,
+        folder=folder,
+        config=_read_json(folder / CONFIG_NAME, name, required=True),
+        metrics=_read_json(folder / "metrics.json", name),
+        training_config=_read_json(folder / "training_config.json", name),
+    )
+
+
+def _read_json(path: Path, name: str, required: bool = False) -> dict[str, Any]:
+    if not path.is_file() and not required:
+        return {}
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        raise ModelLoadError(f"{name}: {path.name} is not readable JSON ({err})") from err
+    if not isinstance(value, dict):
+        raise ModelLoadError(f"{name}: {path.name} must hold a JSON object")
+    return value
+
+
+def discover(checkpoints: str | Path) -> tuple[list[ModelInfo], list[str]]:
+    """Every checkpoint folder directly under `checkpoints`, and a warning per broken one."""
+    root = Path(checkpoints)
+    if not root.is_dir():
+        return [], [f"no checkpoint folder at {root}"]
+    infos, warnings = [], []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        try:
+            infos.append(read_info(folder, folder.name))
+        except ModelLoadError as err:
+            warnings.append(f"skipped {folder}: {err}")
+    return infos, warnings
+
+
+def fetch_hub_model(repo_id: str) -> ModelInfo:
+    """Download a Hub checkpoint (weights, config and, when present, its metrics and latent cache)."""
+    folder = Path(model_folder(repo_id))
+    for name in METADATA_FILES:
+        try:
+            hf_hub_download(repo_id, name, revision=folder.name)
+        except Exception:  # optional files: absent, or the Hub went away; the model still works
+            continue
+    return read_info(folder, repo_id)
+
+
+def fetch_hub_models(repo_ids: list[str], timeout: float) -> tuple[list[ModelInfo], list[str]]:
+    """Fetch repos in parallel; whatever is not done within `timeout` seconds becomes a warning."""
+    if not repo_ids:
+        return [], []
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=min(4, len(repo_ids)), thread_name_prefix="hub")
+    futures = {pool.submit(fetch_hub_model, repo_id): repo_id for repo_id in repo_ids}
+    done, _ = concurrent.futures.wait(futures, timeout=timeout)
+    pool.shutdown(wait=False, cancel_futures=True)
+    infos, warnings = [], []
+    for future, repo_id in futures.items():
+        if future not in done:
+            warnings.append(f"Hub model {repo_id} could not be reached within {timeout:g} s; it is not offered")
+        elif future.exception() is not None:
+            warnings.append(f"Hub model {repo_id} is not offered: {future.exception()}")
+        else:
+            infos.append(future.result())
+    return infos, warnings
+
+
+class Catalog:
+    """Models by name, with weights and latent caches loaded on first use and kept."""
+
+    def __init__(self, infos: list[ModelInfo], device: str = "auto", warnings: list[str] | None = None) -> None:
+        self.infos = {info.name: info for info in infos}
+        self.device = device
+        self.warnings = list(warnings or [])
+        self._models: dict[str, BaseVAE] = {}
+        self._latents: dict[str, dict[str, np.ndarray] | None] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def build(
+        cls, checkpoints: str | Path, hub_repos: list[str] = (), device: str = "auto", hub_timeout: float = 5.0
+    ) -> Catalog:
+        local, local_warnings = discover(checkpoints)
+        remote, hub_warnings = fetch_hub_models(list(hub_repos), hub_timeout)
+        return cls(local + remote, device, local_warnings + hub_warnings)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.infos)
+
+    def info(self, name: str) -> ModelInfo:
+        if name not in self.infos:
+            raise KeyError(f"no model named {name!r}; the models are {self.names}")
+        return self.infos[name]
+
+    def model(self, name: str) -> BaseVAE:
+        info = self.info(name)
+        with self._lock:
+            if name not in self._models:
+                self._models[name] = load_model(info.folder, device=self.device)
+            return self._models[name]
+
+    def latents(self, name: str) -> dict[str, np.ndarray] | None:
+        """The cached encoded test set and its projections, or None if the checkpoint has none."""
+        info = self.info(name)
+        with self._lock:
+            if name not in self._latents:
+                self._latents[name] = load_latent_cache(info.folder)
+            return self._latents[name]
+
+    def same_data(self, name: str) -> list[str]:
+        """The models trained on the same dataset as `name` (itself first), for side-by-side views."""
+        dataset = self.info(name).dataset
+        return [name] + [n for n, info in self.infos.items() if n != name and info.dataset == dataset]
