@@ -531,7 +531,7 @@ def build_app(explorer: Explorer, examples: dict[str, list[str]]) -> gr.Blocks:
         gr.Markdown("\n".join(f"⚠️ {w}" for w in catalog.warnings), visible=bool(catalog.warnings))
         with gr.Row():
             model = gr.Dropdown(choices, value=catalog.names[0] if choices else None, label="Model", scale=3)
-            class_choice = gr.Dropdown([AUTO_CLASS], value=AUTO_CLASS, label="Class (conditional VAE)", scale=1)
+            class_choice = _free_dropdown("Class (conditional VAE)", [AUTO_CLASS], scale=1)
         with gr.Tabs():
             upload = _reconstruct_tab(explorer, model, class_choice, examples)
             _sample_tab(explorer, model)
@@ -543,6 +543,13 @@ def build_app(explorer: Explorer, examples: dict[str, list[str]]) -> gr.Blocks:
         gr.on([demo.load, model.change], explorer.class_dropdown, [model], [class_choice], **UI_ONLY)
         demo.load(explorer.plain_class_dropdown, [model], [wanted], **UI_ONLY)
     return demo
+
+
+def _free_dropdown(label: str, choices: list[str] = (), **kwargs: Any) -> gr.Dropdown:
+    """A dropdown whose choices follow the model; the callbacks check the value, so API callers
+    get the model's own list in the error rather than the page's first list."""
+    choices = list(choices)
+    return gr.Dropdown(choices, value=choices[0] if choices else None, label=label, allow_custom_value=True, **kwargs)
 
 
 def _image(label: str) -> gr.Image:
@@ -594,7 +601,7 @@ def _conditional_tab(explorer: Explorer, model: gr.Dropdown) -> gr.Dropdown:
     with gr.Tab("Conditional"):
         gr.Markdown("For the conditional VAE: pick a class, or see every class written in the same styles.")
         with gr.Row():
-            wanted = gr.Dropdown([], label="Class")
+            wanted = _free_dropdown("Class")
             count = gr.Slider(1, 64, value=16, step=1, label="Samples")
             seed, temperature = _seed_and_temperature()
         with gr.Row():
@@ -637,7 +644,8 @@ def _traverse_tab(explorer: Explorer, model: gr.Dropdown, class_choice: gr.Dropd
         [start, start_label, decoded, *sliders],
         api_name="set_start",
     )
-    model.change(explorer.sliders, [model], sliders, **UI_ONLY).then(lambda: ([], None), None, [start, start_label])
+    reset = model.change(explorer.sliders, [model], sliders, **UI_ONLY)
+    reset.then(lambda: ([], None), None, [start, start_label], **UI_ONLY)
     gr.on(
         [slider.input for slider in sliders],
         explorer.decode_sliders,
@@ -655,7 +663,7 @@ def _latent_map_tab(explorer: Explorer, model: gr.Dropdown, upload: gr.File) -> 
     with gr.Tab("Latent map"):
         with gr.Row():
             method = gr.Radio(list(MAP_METHODS), value="PCA", label="Projection")
-            colour_by = gr.Dropdown(["label"], value="label", label="Colour by")
+            colour_by = _free_dropdown("Colour by", ["label"])
             show = gr.Button("Show map", variant="primary")
             recompute = gr.Button("Recompute")
         gr.Markdown("The image uploaded on the *Reconstruct* tab appears as a red star.")
@@ -676,8 +684,7 @@ def _interpolate_tab(explorer: Explorer, model: gr.Dropdown, examples: dict[str,
         for dataset, paths in examples.items():
             gr.Examples([list(pair) for pair in itertools.pairwise(paths)], [image_a, image_b], label=dataset)
         with gr.Row():
-            class_a = gr.Dropdown([], label="Class A")
-            class_b = gr.Dropdown([], label="Class B")
+            class_a, class_b = _free_dropdown("Class A"), _free_dropdown("Class B")
             steps = gr.Slider(3, 16, value=8, step=1, label="Steps")
             mode = gr.Radio(["linear", "spherical"], value="linear", label="Path")
         button = gr.Button("Interpolate", variant="primary")
