@@ -11,9 +11,9 @@ unreachable costs start-up at most `hub_timeout` seconds and becomes a warning.
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,21 +113,35 @@ def fetch_hub_model(repo_id: str) -> ModelInfo:
 
 
 def fetch_hub_models(repo_ids: list[str], timeout: float) -> tuple[list[ModelInfo], list[str]]:
-    """Fetch repos in parallel; whatever is not done within `timeout` seconds becomes a warning."""
-    if not repo_ids:
-        return [], []
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=min(4, len(repo_ids)), thread_name_prefix="hub")
-    futures = {pool.submit(fetch_hub_model, repo_id): repo_id for repo_id in repo_ids}
-    done, _ = concurrent.futures.wait(futures, timeout=timeout)
-    pool.shutdown(wait=False, cancel_futures=True)
+    """Fetch repos in parallel; whatever is not done within `timeout` seconds becomes a warning.
+
+    Daemon threads, not an executor: a download stuck on a dead connection must not hold
+    the process open at exit.
+    """
+    results: dict[str, ModelInfo | Exception] = {}
+
+    def fetch(repo_id: str) -> None:
+        try:
+            results[repo_id] = fetch_hub_model(repo_id)
+        except Exception as err:  # reported as a warning below; one bad repo must not stop the app
+            results[repo_id] = err
+
+    threads = [threading.Thread(target=fetch, args=(r,), daemon=True, name=f"hub:{r}") for r in repo_ids]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    finished = dict(results)
     infos, warnings = [], []
-    for future, repo_id in futures.items():
-        if future not in done:
+    for repo_id in repo_ids:
+        outcome = finished.get(repo_id)
+        if outcome is None:
             warnings.append(f"Hub model {repo_id} could not be reached within {timeout:g} s; it is not offered")
-        elif future.exception() is not None:
-            warnings.append(f"Hub model {repo_id} is not offered: {future.exception()}")
+        elif isinstance(outcome, Exception):
+            warnings.append(f"Hub model {repo_id} is not offered: {outcome}")
         else:
-            infos.append(future.result())
+            infos.append(outcome)
     return infos, warnings
 
 
