@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vae_models import ConditionalVAE, ModelLoadError, explore, figures
+from vae_models import ConditionalVAE, ModelLoadError, explore, figures, resolve_device
 from vae_models.catalog import Catalog, ModelInfo
 from vae_models.data import DatasetUnavailableError, dsprites_factor_values, load_dataset
 from vae_models.images import MAX_FILE_BYTES, ImageInputError, read_image, to_model_input, to_pil
@@ -737,6 +737,10 @@ def hub_repos(flags: list[str]) -> list[str]:
 def create_app(
     checkpoints: str | Path = "checkpoints", hub: list[str] = (), device: str = "auto", hub_timeout: float = 5.0
 ) -> gr.Blocks:
+    try:
+        resolve_device(device)
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from err
     catalog = Catalog.build(checkpoints, hub_repos(list(hub)), device=device, hub_timeout=hub_timeout)
     for warning in catalog.warnings:
         print(f"warning: {warning}", file=sys.stderr)
