@@ -83,15 +83,17 @@ def write_traversal(model: Any, metrics: dict, path: Path) -> list[int]:
 
 def publish(run_dir: Path, dest: Path) -> Path:
     metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics["training_seconds"] = round(training_seconds(run_dir), 1)
     config = json.loads((run_dir / TRAINING_CONFIG_NAME).read_text())
     dest.mkdir(parents=True, exist_ok=True)
     for name in SHIPPED_FILES:
         shutil.copyfile(run_dir / name, dest / name)
+    (dest / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     shutil.copyfile(last_grid(run_dir, "samples"), dest / "samples.png")
     shutil.copyfile(last_grid(run_dir, "recons"), dest / "reconstructions.png")
     model = load_model(dest, device="cpu")
     dims = write_traversal(model, metrics, dest / "traversal.png")
-    card = model_card(dest.name, config, metrics, training_seconds(run_dir), dims)
+    card = model_card(dest.name, config, metrics, metrics["training_seconds"], dims)
     (dest / "README.md").write_text(card, encoding="utf-8")
     return dest
 
@@ -163,15 +165,42 @@ def _latents_section(metrics: dict, traversal_dims: list[int]) -> str:
     )
 
 
+def summary_table(folders: list[Path]) -> str:
+    """One row per shipped checkpoint, for the README: the figures every user asks about first."""
+    rows = [
+        "| checkpoint | test NLL (IWAE) | recon. | KL | active | MIG | cond. acc. | sample FD | train min |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    keys = ("iwae_nll_nats", "reconstruction_nats", "kl_nats", "active_units", "mig", "conditional_accuracy")
+    for folder in folders:
+        metrics = json.loads((folder / "metrics.json").read_text())
+        minutes = metrics["training_seconds"] / 60 if "training_seconds" in metrics else None
+        cells = [_cell(metrics.get(key)) for key in (*keys, "sample_frechet_distance")]
+        rows.append(f"| [{folder.name}]({folder.as_posix()}/README.md) | {' | '.join(cells)} | {_cell(minutes)} |")
+    return "\n".join(rows)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.card", description=__doc__)
-    parser.add_argument("run_dir", type=Path, help="a run folder after python -m train and train.evaluate")
-    parser.add_argument("dest", type=Path, nargs="?", help="default: checkpoints/<run folder name>")
+    parser.add_argument("folders", type=Path, nargs="+", help="RUN_DIR [DEST], or with --table the shipped folders")
+    parser.add_argument("--table", action="store_true", help="print the README's table of the given checkpoints")
     args = parser.parse_args(argv)
+    if args.table:
+        print(summary_table(args.folders))
+        return 0
+    if len(args.folders) > 2:
+        parser.error("publish takes RUN_DIR and an optional DEST")
+    run_dir = args.folders[0]
     try:
-        dest = publish(args.run_dir, args.dest or Path("checkpoints") / args.run_dir.name)
+        dest = publish(run_dir, args.folders[1] if len(args.folders) == 2 else Path("checkpoints") / run_dir.name)
     except (OSError, KeyError, ValueError) as err:
-        print(f"error: cannot publish {args.run_dir}: {err}", file=sys.stderr)
+        print(f"error: cannot publish {run_dir}: {err}", file=sys.stderr)
         return 1
     print(f"published {dest}")
     return 0
