@@ -536,7 +536,7 @@ def build_app(explorer: Explorer, examples: dict[str, list[str]]) -> gr.Blocks:
             upload = _reconstruct_tab(explorer, model, class_choice, examples)
             _sample_tab(explorer, model)
             wanted = _conditional_tab(explorer, model)
-            _traverse_tab(explorer, model, class_choice, upload)
+            _traverse_tab(explorer, model, class_choice, upload, demo)
             _latent_map_tab(explorer, model, upload)
             _interpolate_tab(explorer, model, examples)
             _model_card_tab(explorer, model, demo)
@@ -615,7 +615,9 @@ def _conditional_tab(explorer: Explorer, model: gr.Dropdown) -> gr.Dropdown:
     return wanted
 
 
-def _traverse_tab(explorer: Explorer, model: gr.Dropdown, class_choice: gr.Dropdown, upload: gr.File) -> None:
+def _traverse_tab(
+    explorer: Explorer, model: gr.Dropdown, class_choice: gr.Dropdown, upload: gr.File, demo: gr.Blocks
+) -> None:
     with gr.Tab("Traverse"):
         with gr.Row():
             source = gr.Radio(["zero", "test image", "uploaded image"], value="zero", label="Start from")
@@ -644,7 +646,7 @@ def _traverse_tab(explorer: Explorer, model: gr.Dropdown, class_choice: gr.Dropd
         [start, start_label, decoded, *sliders],
         api_name="set_start",
     )
-    reset = model.change(explorer.sliders, [model], sliders, **UI_ONLY)
+    reset = gr.on([demo.load, model.change], explorer.sliders, [model], sliders, **UI_ONLY)
     reset.then(lambda: ([], None), None, [start, start_label], **UI_ONLY)
     gr.on(
         [slider.input for slider in sliders],

@@ -614,3 +614,19 @@ def test_likelihood_metrics_run_for_models_whose_weights_are_not_float32(dtype):
     images = torch.rand(3, 1, 16, 16, dtype=dtype)
     metrics = likelihood_metrics(model, images, torch.zeros(3, dtype=torch.long), importance_samples=2)
     assert math.isfinite(metrics["iwae_nll_nats"])
+
+
+def test_the_judge_classifier_learns_the_digits_and_is_deterministic():
+    from vae_models.classifier import train_classifier
+    from vae_models.data import load_dataset
+
+    def stacked(split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        images, labels = zip(*load_dataset("digits", split), strict=True)
+        return torch.stack(images), torch.as_tensor(labels)
+
+    train_images, train_labels = stacked("train")
+    test_images, test_labels = stacked("test")
+    judge = train_classifier(train_images, train_labels, 10, seed=3)
+    assert (judge.predict(test_images) == test_labels).float().mean().item() > 0.95
+    first, second = (train_classifier(train_images[:256], train_labels[:256], 10, epochs=1, seed=3) for _ in range(2))
+    assert torch.equal(first.embed(test_images[:16]), second.embed(test_images[:16]))

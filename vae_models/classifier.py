@@ -39,10 +39,18 @@ def _block(width_in: int, width_out: int) -> list[nn.Module]:
     return [nn.Conv2d(width_in, width_out, 3, stride=2, padding=1), nn.BatchNorm2d(width_out), nn.ReLU()]
 
 
+TRAINING_IMAGE_PASSES = 50_000
+
+
 def train_classifier(
-    images: Tensor, labels: Tensor, num_classes: int, *, epochs: int = 30, seed: int = 0
+    images: Tensor, labels: Tensor, num_classes: int, *, epochs: int | None = None, seed: int = 0
 ) -> ImageClassifier:
-    """Adam on shuffled minibatches of the real training images; deterministic for a seed."""
+    """Adam on shuffled minibatches of the real training images; deterministic for a seed.
+
+    By default it sees about 50,000 images whatever the set's size (30 epochs of the 1,527
+    digits, 3 of 20,000 dSprites): enough for either, and minutes rather than an hour.
+    """
+    epochs = epochs or max(1, min(30, round(TRAINING_IMAGE_PASSES / len(images))))
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     classifier = ImageClassifier(images.shape[1], num_classes)

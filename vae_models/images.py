@@ -23,7 +23,7 @@ from torchvision.utils import make_grid
 
 MAX_PIXELS = 50_000_000
 MAX_FILE_BYTES = 20 * 1024 * 1024
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, UnidentifiedImageError)
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError)
 
 
 class ImageInputError(ValueError):
@@ -46,8 +46,10 @@ def read_image(source: str | Path | bytes) -> tuple[Image.Image, list[str]]:
             image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise ImageInputError(f"the image is over the {MAX_PIXELS / 1e6:.0f}-megapixel limit ({err})") from err
+    except UnidentifiedImageError as err:
+        raise ImageInputError("not a readable image: the file is not PNG, JPEG, WebP, GIF, BMP or TIFF") from err
     except _DECODE_ERRORS as err:
-        raise ImageInputError(f"not a readable image, or a corrupted one ({type(err).__name__}: {err})") from err
+        raise ImageInputError(f"not a readable image: the file is corrupted or cut short ({err})") from err
     return _normalise_mode(image, notes)
 
 
