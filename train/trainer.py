@@ -9,7 +9,6 @@ gradients match a single process for objectives without per-sample noise.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 import math
@@ -36,13 +35,10 @@ from vae_models import MODEL_TYPES, BaseVAE, ConditionalVAE
 from vae_models.data import ImageDataset, load_dataset
 
 from .checkpointing import STATE_NAME, load_training_state, save_training_state, write_atomically
+from .step import TrainingError, TrainingStep, autocast_dtype, use_channels_last
 
 MODEL_FILES = ("config.json", "model.safetensors")
 TRAINING_CONFIG_NAME = "training_config.json"
-
-
-class TrainingError(RuntimeError):
-    """The run cannot go on; the message says why and what was kept."""
 
 
 @dataclass
@@ -53,34 +49,6 @@ class Progress:
 
 
 # --- set-up ---------------------------------------------------------------------------
-
-
-def cpu_supports_bf16() -> bool:
-    """AMX or AVX512-BF16 make bf16 convolutions faster than fp32 on the CPU."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
-
-
-def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
-    """None means plain fp32; "auto" picks bf16 where the hardware makes it pay."""
-    if precision == "fp32":
-        return None
-    if precision == "bf16":
-        return torch.bfloat16
-    if precision != "auto":
-        raise TrainingError(f"train.precision must be auto, bf16 or fp32, got {precision!r}")
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.bfloat16 if cpu_supports_bf16() else None
-
-
-def use_channels_last(device: torch.device, setting: Any) -> bool:
-    if setting == "auto":
-        return device.type == "cuda" or cpu_supports_bf16()
-    return bool(setting)
 
 
 def build_model(model_config: dict[str, Any], dataset: ImageDataset) -> BaseVAE:
@@ -123,9 +91,9 @@ class Run:
         self.train_set = load_dataset(data["name"], "train", root=data["root"], download=data["download"])
         self.test_set = load_dataset(data["name"], "test", root=data["root"], download=data["download"])
         self.model = build_model(config["model"], self.train_set).to(self.device)
-        self.amp_dtype = autocast_dtype(self.device, self.cfg["precision"])
-        self.channels_last = use_channels_last(self.device, self.cfg["channels_last"])
-        if self.channels_last:
+        amp_dtype = autocast_dtype(self.device, self.cfg["precision"])
+        channels_last = use_channels_last(self.device, self.cfg["channels_last"])
+        if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
 
         if self.cfg["batch_size"] % self.world_size:
@@ -148,9 +116,17 @@ class Run:
         # Each process draws its own reparameterisation noise from here on.
         if not resume:
             torch.manual_seed(config["seed"] + 1000 * self.rank)
-        self.network = DistributedDataParallel(self.model) if self.world_size > 1 else self.model
-        if self.cfg["compile"]:
-            self.network = torch.compile(self.network)
+        network = DistributedDataParallel(self.model) if self.world_size > 1 else self.model
+        self.step = TrainingStep(
+            self.model,
+            torch.compile(network) if self.cfg["compile"] else network,
+            self.optimiser,
+            len(self.train_set),
+            amp_dtype,
+            channels_last,
+            self.cfg["kld_weight"],
+            self.cfg["grad_clip"],
+        )
 
     def _prepare_output(self, resume: bool) -> None:
         has_state = (self.out / STATE_NAME).exists()
@@ -219,33 +195,16 @@ class Run:
                 yield default_collate(self.train_set.__getitems__(batch))
 
     def _step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-        x = x.to(self.device, non_blocking=True)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        extra = {"labels": y.to(self.device)} if isinstance(self.model, ConditionalVAE) else {}
-        self.model.train()
-        with self._autocast():
-            outputs = self.network(x, **extra)
-        losses = self.model.loss_function(*outputs, kld_weight=self.cfg["kld_weight"], dataset_size=len(self.train_set))
-        loss = losses["loss"]
-        if not torch.isfinite(loss):
-            terms = {k: round(v.item(), 4) for k, v in losses.items()}
+        losses = self.step(x.to(self.device, non_blocking=True), y.to(self.device))
+        terms = {k: v.item() for k, v in losses.items()}
+        if not math.isfinite(terms["loss"]):
             raise TrainingError(
-                f"the loss became {loss.item()} at step {self.progress.step + 1} ({terms}); stopped. "
+                f"the loss became {terms['loss']} at step {self.progress.step + 1} "
+                f"({ {k: round(v, 4) for k, v in terms.items()} }); stopped. "
                 f"The last good checkpoint, step {self.progress.last_saved_step}, is kept in {self.out}"
             )
-        self.optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.cfg["grad_clip"]:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg["grad_clip"])
-        self.optimiser.step()
         self.scheduler.step()
-        return {k: v.item() for k, v in losses.items()}
-
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.amp_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+        return terms
 
     # --- output ---------------------------------------------------------------------------
 

@@ -1,0 +1,89 @@
+"""One optimisation step, and the choice of the fast path (bf16 autocast, channels-last).
+
+The trainer and the benchmarks share this, so the speed the benchmarks report is the
+speed of the step that trains the shipped models.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from vae_models import BaseVAE, ConditionalVAE
+
+
+class TrainingError(RuntimeError):
+    """The run cannot go on; the message says why and what was kept."""
+
+
+def cpu_supports_bf16() -> bool:
+    """AMX or AVX512-BF16 make bf16 convolutions faster than fp32 on the CPU."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
+    """None means plain fp32; "auto" picks bf16 where the hardware makes it pay."""
+    if precision == "fp32":
+        return None
+    if precision == "bf16":
+        return torch.bfloat16
+    if precision != "auto":
+        raise TrainingError(f"train.precision must be auto, bf16 or fp32, got {precision!r}")
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if cpu_supports_bf16() else None
+
+
+def use_channels_last(device: torch.device, setting: Any) -> bool:
+    if setting == "auto":
+        return device.type == "cuda" or cpu_supports_bf16()
+    return bool(setting)
+
+
+@dataclass
+class TrainingStep:
+    """Forward under autocast, the loss in full precision, backward, clip, optimiser step.
+
+    `network` is what runs the forward pass: the model itself, its DDP wrapper, or a
+    torch.compile'd version; `model` owns the loss.
+    """
+
+    model: BaseVAE
+    network: nn.Module
+    optimiser: torch.optim.Optimizer
+    dataset_size: int
+    amp_dtype: torch.dtype | None = None
+    channels_last: bool = False
+    kld_weight: float = 1.0
+    grad_clip: float | None = None
+
+    def __call__(self, x: Tensor, labels: Tensor | None = None) -> dict[str, Tensor]:
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        extra = {"labels": labels} if isinstance(self.model, ConditionalVAE) else {}
+        self.model.train()
+        with self._autocast(x.device.type):
+            outputs = self.network(x, **extra)
+        losses = self.model.loss_function(*outputs, kld_weight=self.kld_weight, dataset_size=self.dataset_size)
+        if not torch.isfinite(losses["loss"]):
+            return losses  # the caller reports it; stepping would poison the weights
+        self.optimiser.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        if self.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+        self.optimiser.step()
+        return losses
+
+    def _autocast(self, device_type: str) -> contextlib.AbstractContextManager:
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type, dtype=self.amp_dtype)
