@@ -1,0 +1,1 @@
+"""Benchmarks: python -m benchmarks (speed), python -m benchmarks.load (load)."""

@@ -1,0 +1,180 @@
+"""python -m benchmarks [--quick] [--json FILE] [--checkpoints DIR] [--only SECTION ...]
+
+Runs every benchmark and prints one markdown table per section: training throughput
+(fp32 eager vs the fast path, side by side), app actions in-process and end to end,
+recomputed projections, cold start and memory, and the dSprites generator. Every time
+is a median and p95 over repeated runs after warm-up. --quick is the CI smoke run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from train.step import cpu_supports_bf16
+
+from . import data_loading, interaction, startup, training
+from .timing import Timing, milliseconds
+
+SECTIONS = ("training", "interaction", "projections", "startup", "data")
+GOALS = {
+    "decode one latent (a slider move)": 0.050,
+    "prior sample grid of 64": 0.150,
+    "latent map from cache (PCA)": 0.300,
+    "latent map from cache (t-SNE)": 0.300,
+    "t-SNE of 2,000 points": 5.0,
+}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a reduced run (under 3 minutes) for CI")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument("--checkpoints", default="checkpoints")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    return parser.parse_args(argv)
+
+
+def machine() -> dict[str, Any]:
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpu_threads": torch.get_num_threads(),
+        "bf16_cpu": cpu_supports_bf16(),
+        "gpu": gpu,
+    }
+
+
+def timing_row(label: str, timing: Timing) -> str:
+    goal = GOALS.get(label)
+    verdict = "" if goal is None else (" ✅" if timing.median <= goal else " ❌") + f" (goal {milliseconds(goal)})"
+    return f"| {label} | {milliseconds(timing.median)} | {milliseconds(timing.p95)} | {timing.runs} |{verdict}"
+
+
+def timing_table(title: str, timings: dict[str, Timing]) -> str:
+    rows = [f"### {title}", "", "| action | median | p95 | runs |", "| --- | --- | --- | --- |"]
+    return "\n".join(rows + [timing_row(label, t) for label, t in timings.items()])
+
+
+def run_training(quick: bool, report: dict) -> str:
+    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    rows = [
+        "### Training throughput (seeds' architecture: 64×64×3, hidden [32…512], batch 64)",
+        "",
+        "| device | model | (a) fp32 eager img/s | (b) fast path img/s | (b)/(a) | fast path | loss gap, 200 steps |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    report["training"] = []
+    for device in devices:
+        for model_type in training.LATENT_DIMS:
+            result = training.throughput(model_type, device, steps=4 if quick else 10, rounds=2 if quick else 3)
+            plain, fast = training.loss_curves(model_type, device, 30 if quick else 200)
+            result.loss_gap = training.relative_gap(plain, fast)
+            a, b = training.BATCH_SIZE / result.fp32.median, training.BATCH_SIZE / result.fast.median
+            rows.append(
+                f"| {device.type} | {model_type} | {a:.0f} | {b:.0f} | {result.speed_up:.2f}× | "
+                f"{result.fast_path} | {result.loss_gap:.2%} |"
+            )
+            report["training"].append(
+                {
+                    "device": device.type,
+                    "model": model_type,
+                    "fp32_images_per_s": a,
+                    "fast_images_per_s": b,
+                    "speed_up": result.speed_up,
+                    "loss_gap": result.loss_gap,
+                    "fast_path": result.fast_path,
+                }
+            )
+    return "\n".join(rows)
+
+
+def run_interaction(checkpoints: str, quick: bool, report: dict) -> str:
+    runs = 5 if quick else 30
+    name, local = interaction.in_process(checkpoints, runs)
+    _, remote = interaction.end_to_end(checkpoints, runs)
+    report["interaction"] = {
+        "model": name,
+        "in_process": {k: v.as_dict() for k, v in local.items()},
+        "end_to_end": {k: v.as_dict() for k, v in remote.items()},
+    }
+    return "\n\n".join(
+        [
+            timing_table(f"App actions in-process ({name})", local),
+            timing_table(f"App actions end to end through gradio_client ({name})", remote),
+        ]
+    )
+
+
+def run_projections(quick: bool, report: dict) -> str:
+    timings = interaction.projection_timings((2_000,) if quick else (2_000, 10_000), 2 if quick else 5)
+    report["projections"] = {k: v.as_dict() for k, v in timings.items()}
+    return timing_table("Recomputing the latent map", timings)
+
+
+def run_startup(checkpoints: str, quick: bool, report: dict) -> str:
+    timing, idle, peak = startup.cold_start(checkpoints, 1 if quick else 3)
+    report["startup"] = {**timing.as_dict(), "rss_idle_bytes": idle, "rss_peak_all_models_bytes": peak}
+    verdict = "✅" if timing.median < 15 else "❌"
+    memory = "✅" if peak < 1.5 * 2**30 else "❌"
+    return "\n".join(
+        [
+            "### Cold start and memory",
+            "",
+            "| figure | value | goal |",
+            "| --- | --- | --- |",
+            f"| `python app.py` to first page (median of {timing.runs}) | {timing.median:.1f} s | < 15 s {verdict} |",
+            f"| RSS once serving | {idle / 2**20:.0f} MB | |",
+            f"| peak RSS, every shipped model loaded | {peak / 2**20:.0f} MB | < 1.5 GB {memory} |",
+        ]
+    )
+
+
+def run_data(quick: bool, report: dict) -> str:
+    from vae_models.data import dsprites_throughput
+
+    rate = dsprites_throughput(n=1024 if quick else 8192)
+    fetch, step = data_loading.dsprites_batch_and_step(3 if quick else 10)
+    share = fetch.median / (fetch.median + step.median)
+    report["data"] = {"dsprites_images_per_s": rate, "fetch": fetch.as_dict(), "step": step.as_dict(), "share": share}
+    return "\n".join(
+        [
+            "### Data",
+            "",
+            "| figure | value |",
+            "| --- | --- |",
+            f"| dSprites generator | {rate:,.0f} images/s |",
+            f"| fetching a batch of 256 (median) | {milliseconds(fetch.median)} |",
+            f"| one β-TCVAE training step on it (median) | {milliseconds(step.median)} |",
+            f"| data's share of a step | {share:.1%} |",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    report: dict[str, Any] = {"machine": machine(), "quick": args.quick}
+    runners = {
+        "training": lambda: run_training(args.quick, report),
+        "interaction": lambda: run_interaction(args.checkpoints, args.quick, report),
+        "projections": lambda: run_projections(args.quick, report),
+        "startup": lambda: run_startup(args.checkpoints, args.quick, report),
+        "data": lambda: run_data(args.quick, report),
+    }
+    print(f"Machine: {json.dumps(report['machine'])}\n")
+    for section in args.only:
+        print(runners[section](), end="\n\n", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

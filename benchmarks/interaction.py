@@ -1,0 +1,97 @@
+"""How fast the page answers: each app action in-process, and end to end through gradio_client.
+
+In-process calls the same callbacks the page's events call (app.Explorer); end to end
+adds the queue, the HTTP round trip and the PNG download that a browser or script pays.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from .server import AppServer
+from .timing import Timing, time_calls
+
+AUTO = "auto (best fit)"
+
+
+def pick_model(names: list[str]) -> str:
+    """The dSprites β-TCVAE when shipped (the largest latent cache), else the first model."""
+    return next((n for n in names if n.startswith("betatc_vae-dsprites")), names[0])
+
+
+def example_image(folder: Path, size: int) -> str:
+    from PIL import Image, ImageDraw
+
+    path = folder / "upload.png"
+    image = Image.new("L", (size, size))
+    ImageDraw.Draw(image).ellipse((size // 4, size // 3, size // 2, size * 2 // 3), fill=255)
+    image.save(path)
+    return str(path)
+
+
+def actions(call: Callable[..., object], name: str, latent_dim: int, upload: str) -> dict[str, Callable[[], object]]:
+    """The measured actions, as calls of `call(api_name, *args)`."""
+    return {
+        "decode one latent (a slider move)": lambda: call("decode", name, [0.5] * latent_dim, AUTO),
+        "traversal grid (all latents × 9)": lambda: call("traverse", name, [0.0] * latent_dim, 9, 3.0, AUTO),
+        "prior sample grid of 64": lambda: call("sample", name, 64, 0, 1.0),
+        "reconstruct an uploaded image": lambda: call("reconstruct", name, upload, AUTO),
+        "latent map from cache (PCA)": lambda: call("latent_map", name, "PCA", "label", None),
+        "latent map from cache (t-SNE)": lambda: call("latent_map", name, "t-SNE", "label", None),
+    }
+
+
+def in_process(checkpoints: str, runs: int) -> tuple[str, dict[str, Timing]]:
+    import app
+    from vae_models.catalog import Catalog
+
+    explorer = app.Explorer(Catalog.build(checkpoints))
+    name = pick_model(explorer.catalog.names)
+    info = explorer.catalog.info(name)
+    methods = {
+        "decode": explorer.decode,
+        "traverse": explorer.traverse,
+        "sample": explorer.sample,
+        "reconstruct": explorer.reconstruct,
+        "latent_map": explorer.latent_map,
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        upload = example_image(Path(tmp), info.config.get("img_size", 64))
+        measured = actions(lambda api, *args: methods[api](*args), name, info.latent_dim, upload)
+        return name, {label: time_calls(fn, runs) for label, fn in measured.items()}
+
+
+def end_to_end(checkpoints: str, runs: int) -> tuple[str, dict[str, Timing]]:
+    from gradio_client import Client, handle_file
+
+    from vae_models.catalog import discover
+
+    infos = {info.name: info for info in discover(checkpoints)[0]}
+    name = pick_model(sorted(infos))
+    with AppServer(checkpoints=checkpoints) as server, tempfile.TemporaryDirectory() as tmp:
+        client = Client(server.url, verbose=False, download_files=tmp)
+        upload = example_image(Path(tmp), infos[name].config.get("img_size", 64))
+
+        def call(api: str, *args: object) -> object:
+            args = tuple(handle_file(a) if a == upload else a for a in args)
+            return client.predict(*args, api_name=f"/{api}")
+
+        measured = actions(call, name, infos[name].latent_dim, upload)
+        return name, {label: time_calls(fn, runs) for label, fn in measured.items()}
+
+
+def projection_timings(points: tuple[int, ...], runs: int) -> dict[str, Timing]:
+    """PCA and t-SNE recomputed from scratch on 10-d codes with cluster structure."""
+    from vae_models.latent import pca_projection, tsne_projection
+
+    rng = np.random.default_rng(0)
+    results = {}
+    for n in points:
+        codes = (rng.normal(size=(n, 10)) + 3 * rng.integers(0, 5, size=(n, 1))).astype(np.float32)
+        results[f"PCA of {n:,} points"] = time_calls(lambda c=codes: pca_projection(c, 2), runs)
+        results[f"t-SNE of {n:,} points"] = time_calls(lambda c=codes: tsne_projection(c), max(1, runs // 5), 0)
+    return results
