@@ -85,8 +85,13 @@ NOT_AN_IMAGE = ("not a readable image", "not an image", "not png")
 DAMAGED = ("corrupt", "cut short", "truncated", *NOT_AN_IMAGE)  # a cut header leaves no recognisable format
 
 
-def names(message: str, phrases: tuple[str, ...]) -> bool:
+def says(message: str, phrases: tuple[str, ...]) -> bool:
     return any(phrase in message.lower() for phrase in phrases)
+
+
+def noted(notes: list[str], *words: str) -> bool:
+    """Some note mentions all of `words` (case-insensitive)."""
+    return any(all(word.lower() in note.lower() for word in words) for note in notes)
 
 
 VALID_FILES = {
@@ -106,19 +111,19 @@ CORRUPT_GIF = "IndexError/struct.error from PIL's GIF frame scan escape read_ima
 def test_an_empty_file(tmp_path):
     path = tmp_path / "empty.png"
     path.write_bytes(b"")
-    assert "empty (0 bytes)" in image_error(path)
-    assert "empty (0 bytes)" in image_error(b"")
+    assert "empty" in image_error(path) and "empty" in image_error(b"")
 
 
 def test_a_missing_file(tmp_path):
-    assert "cannot read the upload" in image_error(tmp_path / "absent.png")
+    assert says(image_error(tmp_path / "absent.png"), ("cannot read", "no such file", "not found"))
 
 
 def test_a_file_over_the_size_limit(tmp_path):
     path = tmp_path / "huge.png"
     with path.open("wb") as file:
         file.truncate(MAX_FILE_BYTES + 1)  # sparse: costs no disk
-    assert "the limit is 20 MB" in image_error(path)
+    message = image_error(path)
+    assert "20 MB" in message and "limit" in message
 
 
 @pytest.mark.parametrize(
@@ -129,7 +134,7 @@ def test_a_file_over_the_size_limit(tmp_path):
 def test_not_an_image_renamed_png(tmp_path, content):
     path = tmp_path / "picture.png"
     path.write_bytes(content)
-    assert names(image_error(path), NOT_AN_IMAGE)
+    assert says(image_error(path), NOT_AN_IMAGE)
 
 
 @pytest.mark.parametrize("fmt", ["png", "jpeg", "gif", "webp", "bmp"])
@@ -137,7 +142,7 @@ def test_not_an_image_renamed_png(tmp_path, content):
 def test_truncated_files(fmt, fraction):
     data = VALID_FILES[fmt]
     cut = max(8, int(len(data) * fraction))
-    assert names(image_error(data[:cut]), DAMAGED)
+    assert says(image_error(data[:cut]), DAMAGED)
 
 
 @pytest.mark.parametrize(
@@ -184,7 +189,7 @@ def test_an_image_between_our_limit_and_pils_is_refused_as_too_large_not_as_corr
     # 64 megapixels: over MAX_PIXELS (50 M), under PIL's own bomb warning (89 M), so _check_pixels refuses it.
     message = image_error(encoded(Image.new("1", (8000, 8000)), "PNG"))
     assert "8000×8000" in message and "megapixels" in message
-    assert not names(message, ("corrupt", "cut short", "not a readable image", "imageinputerror"))
+    assert not says(message, ("corrupt", "cut short", "not a readable image", "imageinputerror"))
 
 
 def test_an_animated_gif_gives_its_first_frame_and_a_note():
@@ -192,14 +197,14 @@ def test_an_animated_gif_gives_its_first_frame_and_a_note():
     first = Image.open(io.BytesIO(VALID_FILES["animated-gif"])).convert("RGB")
     assert image.mode == "RGB" and image.size == first.size
     assert np.array_equal(np.asarray(image), np.asarray(first))
-    assert any("animated GIF" in note and "first of its 3 frames" in note for note in notes)
+    assert noted(notes, "animated", "GIF", "first", "3")
 
 
 def test_an_animated_png_gives_its_first_frame_and_a_note():
     data = encoded(Image.new("RGB", (8, 8), "white"), "PNG", save_all=True, append_images=[Image.new("RGB", (8, 8))])
     image, notes = read_image(data)
     assert np.asarray(image).min() == 255
-    assert any("animated PNG" in note for note in notes)
+    assert noted(notes, "animated", "PNG")
 
 
 def test_a_16_bit_png_is_scaled_to_the_unit_range():
@@ -213,7 +218,7 @@ def test_a_16_bit_png_is_scaled_to_the_unit_range():
     assert values[0, 0] == pytest.approx(1.0) and values[1, 1] == 0.0
     assert values[3, 3] == pytest.approx(32768 / 65535, abs=1e-6)
     assert values[2, 2] == pytest.approx(1000 / 65535, abs=1e-6)
-    assert any("16-bit" in note for note in notes)
+    assert noted(notes, "16-bit")
     check_tensor(to_model_input(image, 1, 32)[0])
 
 
@@ -222,8 +227,8 @@ def test_a_palette_png_without_transparency():
     image, notes = read_image(encoded(palette_image, "PNG"))
     assert image.mode == "RGB"
     assert np.array_equal(np.asarray(image), np.asarray(palette_image.convert("RGB")))
-    assert "palette image: converted to full colour" in notes
-    assert not any("transparency" in note for note in notes)
+    assert noted(notes, "palette")
+    assert not noted(notes, "transparen")
 
 
 def test_a_palette_png_with_transparency_is_flattened_on_white():
@@ -235,7 +240,7 @@ def test_a_palette_png_with_transparency_is_flattened_on_white():
     assert image.mode == "RGB"
     assert tuple(pixels[0, 0]) == (255, 255, 255)  # the transparent black became white
     assert tuple(pixels[1, 1]) == (200, 0, 0)
-    assert "palette image: converted to full colour" in notes and "transparency flattened onto white" in notes
+    assert noted(notes, "palette") and noted(notes, "transparen", "white")
 
 
 def test_rgba_is_flattened_on_white():
@@ -247,7 +252,7 @@ def test_rgba_is_flattened_on_white():
     assert tuple(pixels[0, 0]) == (255, 255, 255)
     assert tuple(pixels[0, 1]) == (255, 0, 0)
     assert np.all(np.abs(pixels[0, 2] - 127) <= 1)
-    assert "transparency flattened onto white" in notes
+    assert noted(notes, "transparen", "white")
 
 
 def test_la_is_flattened_on_white():
@@ -257,9 +262,9 @@ def test_la_is_flattened_on_white():
     assert image.mode in ("L", "RGB")
     pixels = np.asarray(image.convert("L"))
     assert pixels[0, 0] == 255 and pixels[0, 1] == 0
-    assert "transparency flattened onto white" in notes
+    assert noted(notes, "transparen", "white")
     _, more = to_model_input(image, 1, 32)
-    assert not any("colour" in note for note in more)  # still grey
+    assert not noted(more, "colour")  # still grey
 
 
 def test_a_cmyk_jpeg():
@@ -268,10 +273,10 @@ def test_a_cmyk_jpeg():
     assert image.mode == "RGB"
     red, green, blue = np.asarray(image).reshape(-1, 3).mean(0)
     assert red > 200 and green < 60 and blue < 60
-    assert any("CMYK" in note for note in notes)
+    assert noted(notes, "CMYK")
     x, more = to_model_input(image, 1, 32)
     check_tensor(x)
-    assert "colour image: converted to greyscale for this one-channel model" in more
+    assert noted(more, "colour", "greyscale")
 
 
 def test_a_1_bit_image():
@@ -286,13 +291,13 @@ def test_greyscale_for_a_three_channel_model():
     x, notes = to_model_input(dark_on_light(), 3, 32)
     check_tensor(x, channels=3)
     assert torch.equal(x[:, 0], x[:, 1]) and torch.equal(x[:, 1], x[:, 2])
-    assert "greyscale image: copied to all 3 channels of this colour model" in notes
+    assert noted(notes, "greyscale", "3 channels")
 
 
 def test_colour_for_a_one_channel_model():
     x, notes = to_model_input(read_image(encoded(noise_rgb(), "PNG"))[0], 1, 32)
     check_tensor(x)
-    assert "colour image: converted to greyscale for this one-channel model" in notes
+    assert noted(notes, "colour", "greyscale")
     grey_rgb = Image.new("RGB", (8, 8), (90, 90, 90))
     assert to_model_input(grey_rgb, 1, 32)[1] == []  # grey stored as RGB is not "colour"
 
@@ -359,7 +364,7 @@ def test_dark_on_light_is_inverted_only_for_light_on_dark_models():
     check_tensor(inverted)
     assert plain[0, 0, 0, 0] > 0.95 and plain[0, 0, 16, 16] < 0.05  # as drawn: white paper, black stroke
     assert torch.allclose(inverted, 1 - plain, atol=1e-6)
-    assert any("inverted" in note for note in notes) and not any("inverted" in note for note in plain_notes)
+    assert noted(notes, "inverted") and not noted(plain_notes, "inverted")
 
 
 def test_light_on_dark_is_never_inverted():
@@ -367,7 +372,7 @@ def test_light_on_dark_is_never_inverted():
     plain, _ = to_model_input(image, 1, 32, dark_background=False)
     kept, notes = to_model_input(image, 1, 32, dark_background=True)
     assert torch.equal(plain, kept) and kept[0, 0, 0, 0] < 0.05
-    assert not any("inverted" in note for note in notes)
+    assert not noted(notes, "inverted")
 
 
 def test_non_square_images_are_padded_with_their_border_not_cropped():
@@ -395,7 +400,7 @@ def corrupt(data: bytes, operations: list[tuple[str, int, int]]) -> bytes:
         if kind == "set":
             out[index] = value
         elif kind == "cut":
-            del out[min(position, len(out)) :]
+            del out[position % (len(out) + 1) :]
         elif kind == "insert":
             out[index:index] = bytes([value])
         else:
@@ -669,14 +674,15 @@ def test_discover_of_a_missing_folder(tmp_path):
 
 
 def test_catalog_loads_each_model_once(catalog):
+    fresh = Catalog([catalog.info(name) for name in NAMES], device="cpu")  # nothing loaded yet
     results = []
-    threads = [threading.Thread(target=lambda: results.append(catalog.model(VANILLA))) for _ in range(4)]
+    threads = [threading.Thread(target=lambda: results.append(fresh.model(VANILLA))) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert all(model is catalog.model(VANILLA) for model in results)
-    assert catalog.model(CVAE) is catalog.model(CVAE)
+    assert len(results) == 4 and all(model is fresh.model(VANILLA) for model in results)
+    assert fresh.model(CVAE) is fresh.model(CVAE) is not catalog.model(CVAE)
     assert isinstance(catalog.model(CVAE), ConditionalVAE) and not catalog.model(CVAE).training
     assert catalog.latents(VANILLA) is catalog.latents(VANILLA)
 
@@ -915,24 +921,24 @@ def announced(call, *args) -> list[str]:
 
 def test_upload_conversions_are_announced_as_warnings(explorer, uploads):
     drawn = announced(explorer.reconstruct, VANILLA, uploads["drawn.png"])
-    assert any("inverted to match the model's light-on-dark" in note for note in drawn)
+    assert noted(drawn, "inverted", "light-on-dark")
     colour = announced(explorer.reconstruct, VANILLA, uploads["colour.jpg"])
-    assert any("converted to greyscale" in note for note in colour)
+    assert noted(colour, "greyscale")
     assert announced(explorer.reconstruct, VANILLA, uploads["digit2"]) == []  # a test image needs no conversion
 
 
 @pytest.mark.parametrize(
     ("upload", "problem"),
-    [(None, ("no image",)), ("", ("no image",)), ("page.png", NOT_AN_IMAGE), ("empty.png", ("empty (0 bytes)",))],
+    [(None, ("no image",)), ("", ("no image",)), ("page.png", NOT_AN_IMAGE), ("empty.png", ("empty",))],
 )
 def test_bad_uploads_are_user_errors(explorer, uploads, upload, problem):
     path = uploads.get(upload, upload)
-    assert names(user_error(explorer.reconstruct, VANILLA, path), problem)
-    assert names(user_error(explorer.compare, CVAE, path), problem)
-    assert names(user_error(explorer.interpolate, CVAE, "images", uploads["digit1"], path), problem)
-    assert names(user_error(explorer.set_start, VANILLA, "uploaded image", 0, path, AUTO), problem)
+    assert says(user_error(explorer.reconstruct, VANILLA, path), problem)
+    assert says(user_error(explorer.compare, CVAE, path), problem)
+    assert says(user_error(explorer.interpolate, CVAE, "images", uploads["digit1"], path), problem)
+    assert says(user_error(explorer.set_start, VANILLA, "uploaded image", 0, path, AUTO), problem)
     if path:  # without an upload the map is simply drawn without the star
-        assert names(user_error(explorer.latent_map, VANILLA, "PCA", "label", path), problem)
+        assert says(user_error(explorer.latent_map, VANILLA, "PCA", "label", path), problem)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -1005,8 +1011,9 @@ def test_decode_traverse_and_sliders(explorer, name):
             marks=pytest.mark.xfail(
                 strict=True,
                 raises=gr.Error,
-                reason="Explorer.decode_sliders with no start label (the state after a model change) and class "
-                "'auto' raises 'the conditional VAE needs a class label' for a cvae (app.py), bug reported",
+                reason="Explorer.decode_sliders with no start label (the page's state after load or a model "
+                "change) and class 'auto' raises 'the conditional VAE needs a class label' for a cvae (app.py), "
+                "bug reported",
             ),
         ),
         VANILLA,
