@@ -221,8 +221,16 @@ class Explorer:
             return explore.encode(model, x, label)[0].tolist(), label
         return [0.0] * model.latent_dim, 0 if isinstance(model, ConditionalVAE) else None
 
+    def start_point(self, name: str, start: list[float] | None) -> torch.Tensor:
+        """A traversal's start code; empty means the origin."""
+        latent_dim = self.catalog.info(name).latent_dim
+        return _as_code(start if start else [0.0] * latent_dim, latent_dim)
+
     def decode_label(self, name: str, class_choice: str | None, start_label: int | None) -> int | None:
+        """The chosen class, else the start point's; a conditional VAE with neither decodes class 0."""
         label = self.class_index(name, class_choice)
+        if label is None and start_label is None and self.catalog.info(name).model_type == "cvae":
+            return 0
         return start_label if label is None else label
 
     @user_errors
@@ -230,13 +238,13 @@ class Explorer:
         """One latent vector -> one image (the /decode endpoint; the sliders use it)."""
         model = self.catalog.model(name)
         label = self.decode_label(name, class_choice, 0 if isinstance(model, ConditionalVAE) else None)
-        return display(explore.decode(model, _as_code(code), label))
+        return display(explore.decode(model, _as_code(code, model.latent_dim), label))
 
     @user_errors
     def decode_sliders(
         self, name: str, start: list[float], start_label: int | None, class_choice: str, *values: float
     ) -> Image.Image:
-        code = _as_code(start or [0.0] * self.catalog.info(name).latent_dim).clone()
+        code = self.start_point(name, start).clone()
         order = self.slider_order(name)[:MAX_SLIDERS]
         code[order] = torch.tensor(values[: len(order)], dtype=torch.float32)
         label = self.decode_label(name, class_choice, start_label)
@@ -252,7 +260,7 @@ class Explorer:
         class_choice: str = AUTO_CLASS,
     ) -> Image.Image:
         model = self.catalog.model(name)
-        code = _as_code(start or [0.0] * model.latent_dim)
+        code = self.start_point(name, start)
         dims = self.slider_order(name)
         label = self.decode_label(name, class_choice, 0 if isinstance(model, ConditionalVAE) else None)
         return display(explore.traversal_grid(model, code, dims, int(steps), float(span), label), nrow=int(steps))
@@ -438,7 +446,7 @@ class Explorer:
         """Move the traversal's start point: the code, its label, the sliders and the decoded image."""
         code, label = self.start_code(name, source, index, path, class_choice)
         model, label_used = self.catalog.model(name), self.decode_label(name, class_choice, label)
-        image = display(explore.decode(model, _as_code(code), label_used))
+        image = display(explore.decode(model, self.start_point(name, code), label_used))
         return [code, label, image, *self.sliders(name, code)]
 
     # --- Model card ---------------------------------------------------------------------
@@ -470,13 +478,15 @@ class Explorer:
         return figures.kl_bar_chart(variances, active, "code variance (the WAE has no KL)")
 
 
-def _as_code(code: Any) -> torch.Tensor:
+def _as_code(code: Any, latent_dim: int) -> torch.Tensor:
     try:
         tensor = torch.as_tensor(code, dtype=torch.float32)
     except (TypeError, ValueError, RuntimeError) as err:
         raise ValueError(f"a latent code must be a list of numbers, got {code!r:.80}") from err
     if tensor.dim() != 1 or not torch.isfinite(tensor).all():
         raise ValueError(f"a latent code must be one flat list of finite numbers, got shape {tuple(tensor.shape)}")
+    if len(tensor) != latent_dim:
+        raise ValueError(f"this model has {latent_dim} latent dimensions; got a code of {len(tensor)}")
     return tensor
 
 
@@ -762,7 +772,6 @@ def main(argv: list[str] | None = None) -> None:
         server_port=args.port,
         share=args.share,
         max_file_size=MAX_FILE_BYTES,
-        allowed_paths=[tempfile.gettempdir()],
         css=CSS,
     )
 

@@ -284,12 +284,6 @@ def test_bad_codes_are_named(client):
         call(client, VANILLA, [[0.0] * latent_dim(client, VANILLA)], AUTO, api_name="/decode")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="Explorer.traverse: a start code shorter than latent_dim raises IndexError, so the client gets "
-    "gradio's generic 'The upstream Gradio app has raised an exception' (app.py), bug reported",
-)
 def test_a_short_start_code_for_traverse_is_named(client):
     with pytest.raises(AppError, match="latent dimensions"):
         call(client, VANILLA, [0.0] * 3, 5, 2.0, AUTO, api_name="/traverse")
@@ -341,12 +335,6 @@ def test_interpolate_compare_and_model_card(client, files):
     assert information is None or information["type"] == "plotly"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="app.main passes allowed_paths=[tempfile.gettempdir()], so /gradio_api/file= serves every file in "
-    "the temp folder (/tmp) to anyone (app.py), bug reported",
-)
 def test_files_in_the_temp_folder_are_not_served(apps):
     secret = apps.plain.tmp / "someone-elses-file.txt"
     secret.write_text("not for the page")

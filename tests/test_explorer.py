@@ -12,7 +12,6 @@ import math
 import os
 import resource
 import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -102,9 +101,6 @@ VALID_FILES = {
     "webp": encoded(noise_rgb(), "WEBP"),
     "bmp": encoded(noise_rgb(), "BMP"),
 }
-CORRUPT_GIF = "IndexError/struct.error from PIL's GIF frame scan escape read_image (vae_models/images.py), bug reported"
-
-
 # --- 1. uploads: read_image and to_model_input ---------------------------------------------
 
 
@@ -149,7 +145,7 @@ def test_truncated_files(fmt, fraction):
     "fmt",
     [
         *(name for name in VALID_FILES if name != "animated-gif"),
-        pytest.param("animated-gif", marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=CORRUPT_GIF)),
+        "animated-gif",
     ],
 )
 def test_every_truncation_is_an_image_input_error_or_an_image(fmt):
@@ -179,12 +175,6 @@ def test_a_decompression_bomb(bomb_png, tmp_path):
     assert "megapixel" in message and "limit" in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="read_image catches _check_pixels' own ImageInputError (a ValueError) in its decode-error handler "
-    "and re-words it as a corrupted file (vae_models/images.py), bug reported",
-)
 def test_an_image_between_our_limit_and_pils_is_refused_as_too_large_not_as_corrupt():
     # 64 megapixels: over MAX_PIXELS (50 M), under PIL's own bomb warning (89 M), so _check_pixels refuses it.
     message = image_error(encoded(Image.new("1", (8000, 8000)), "PNG"))
@@ -318,12 +308,6 @@ def test_extreme_aspect_ratios(size):
         check_tensor(to_model_input(image, channels, 32)[0], channels=channels)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeError,
-    reason="to_model_input pads to a max(w, h)² canvas before resizing: a 100000×1 PNG of ~100 bytes asks "
-    "for 40 GB (vae_models/images.py, _pad_to_square), bug reported",
-)
 def test_a_long_thin_image_needs_no_more_memory_than_its_pixels():
     """100000×1 is 0.1 megapixels (far under MAX_PIXELS). Run with the address space capped at
     1.5 GiB over what the process has now, so the bug fails an allocation instead of eating the machine."""
@@ -413,9 +397,7 @@ def corrupt(data: bytes, operations: list[tuple[str, int, int]]) -> bytes:
     [
         "png",
         "jpeg",
-        pytest.param(
-            "gif", marks=pytest.mark.xfail(strict=True, raises=(IndexError, struct.error), reason=CORRUPT_GIF)
-        ),
+        "gif",
     ],
 )
 @settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
@@ -1006,16 +988,7 @@ def test_decode_traverse_and_sliders(explorer, name):
 @pytest.mark.parametrize(
     "name",
     [
-        pytest.param(
-            CVAE,
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=gr.Error,
-                reason="Explorer.decode_sliders with no start label (the page's state after load or a model "
-                "change) and class 'auto' raises 'the conditional VAE needs a class label' for a cvae (app.py), "
-                "bug reported",
-            ),
-        ),
+        CVAE,
         VANILLA,
     ],
 )
@@ -1049,15 +1022,7 @@ def test_decode_refuses_bad_codes(explorer, code, problem):
 @pytest.mark.parametrize(
     "length",
     [
-        pytest.param(
-            3,
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=IndexError,
-                reason="Explorer.traverse with a start code shorter than latent_dim raises IndexError in "
-                "latent.traversal_codes instead of a gr.Error (app.py), bug reported",
-            ),
-        ),
+        3,
         30,
     ],
     ids=["short", "long"],

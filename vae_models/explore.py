@@ -91,10 +91,10 @@ def traversal_grid(
 
 
 def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
-    """Spherical interpolation between two codes at fractions t; linear when they are parallel."""
+    """Spherical interpolation between two codes at fractions t; linear when they are (anti)parallel."""
     cos = torch.dot(a, b) / (a.norm() * b.norm()).clamp_min(1e-12)
     omega = torch.arccos(cos.clamp(-1, 1))
-    if omega.abs() < 1e-6:
+    if torch.sin(omega) < 1e-6:  # parallel or opposite: no unique great circle
         return torch.lerp(a, b, t[:, None])
     return (torch.sin((1 - t) * omega)[:, None] * a + torch.sin(t * omega)[:, None] * b) / torch.sin(omega)
 

@@ -23,7 +23,6 @@ from torchvision.utils import make_grid
 
 MAX_PIXELS = 50_000_000
 MAX_FILE_BYTES = 20 * 1024 * 1024
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError)
 
 
 class ImageInputError(ValueError):
@@ -44,11 +43,15 @@ def read_image(source: str | Path | bytes) -> tuple[Image.Image, list[str]]:
             notes = [f"animated {image.format}: used the first of its {frames} frames"] if frames > 1 else []
             image.seek(0)
             image.load()
+    except ImageInputError:
+        raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise ImageInputError(f"the image is over the {MAX_PIXELS / 1e6:.0f}-megapixel limit ({err})") from err
+        raise ImageInputError(
+            f"the image is over the {MAX_PIXELS / 1e6:.0f}-megapixel limit (a decompression bomb?)"
+        ) from err
     except UnidentifiedImageError as err:
         raise ImageInputError("not a readable image: the file is not PNG, JPEG, WebP, GIF, BMP or TIFF") from err
-    except _DECODE_ERRORS as err:
+    except Exception as err:  # PIL's decoders raise many types (struct.error, IndexError...) on damaged files
         raise ImageInputError(f"not a readable image: the file is corrupted or cut short ({err})") from err
     return _normalise_mode(image, notes)
 
@@ -102,15 +105,20 @@ def to_model_input(
 ) -> tuple[Tensor, list[str]]:
     """A decoded image (from read_image) -> [1, in_channels, img_size, img_size] in [0, 1], and notes.
 
-    The image is padded to a square with its own border colour (so nothing is cropped), then
-    resized. With `dark_background` (models trained on light strokes on black), an image whose
-    border is light is inverted.
+    The image is resized to fit, then padded to a square with its own border colour (so
+    nothing is cropped, and memory follows the model's size rather than the upload's). With
+    `dark_background` (models trained on light strokes on black), an image whose border is
+    light is inverted.
     """
-    pixels, notes = _as_channels(image, in_channels)
+    factor = max(image.size) // (4 * img_size)
+    pixels, notes = _as_channels(image.reduce(factor) if factor > 1 else image, in_channels)
     x = torch.from_numpy(pixels).permute(2, 0, 1)
     border = torch.cat([x[:, 0], x[:, -1], x[:, :, 0], x[:, :, -1]], dim=1).median(dim=1).values
-    x = _pad_to_square(x, border)
-    x = TF.resize(x.unsqueeze(0), [img_size, img_size], antialias=True).clamp(0, 1)
+    height, width = x.shape[1:]
+    scale = img_size / max(height, width)
+    fitted = [max(1, round(height * scale)), max(1, round(width * scale))]
+    x = _pad_to_square(TF.resize(x.unsqueeze(0), fitted, antialias=True)[0], border, img_size)
+    x = x.unsqueeze(0).clamp(0, 1)
     if dark_background and border.mean() > 0.5:
         x = 1 - x
         notes.append("dark-on-light image: inverted to match the model's light-on-dark training images")
@@ -134,9 +142,8 @@ def _as_channels(image: Image.Image, in_channels: int) -> tuple[np.ndarray, list
     return np.repeat(grey[:, :, None], in_channels, axis=2), notes
 
 
-def _pad_to_square(x: Tensor, fill: Tensor) -> Tensor:
+def _pad_to_square(x: Tensor, fill: Tensor, side: int) -> Tensor:
     _, height, width = x.shape
-    side = max(height, width)
     canvas = fill.view(-1, 1, 1).expand(-1, side, side).clone()
     top, left = (side - height) // 2, (side - width) // 2
     canvas[:, top : top + height, left : left + width] = x
