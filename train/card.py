@@ -113,7 +113,8 @@ def model_card(name: str, config: dict, metrics: dict, seconds: float, traversal
         f"Model: `{json.dumps(config['model'])}`.  \n"
         f"Optimiser: Adam, lr {train['lr']}, {train['schedule']} schedule, batch {train['batch_size']}, "
         f"{train['epochs']} epochs, seed {config['seed']}, precision `{train['precision']}`.  \n"
-        f"Wall time: **{seconds / 60:.1f} minutes** on 2 CPU cores.",
+        f"Wall time: **{seconds / 60:.1f} minutes** of training on 2 CPU cores, measured while other jobs "
+        "shared them (an upper bound; `python -m benchmarks` has throughput on an idle machine).",
         "## Metrics\n\nOn the test set, measured by `python -m train.evaluate runs/"
         f"{name}` (written to `metrics.json`).\n\n{_metrics_table(metrics)}",
         "## Samples\n\n![prior samples](samples.png)\n\n"
