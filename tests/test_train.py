@@ -75,6 +75,23 @@ def test_evaluate_writes_metrics_and_the_latent_cache(tmp_path):
 
 
 @pytest.mark.slow
+def test_two_runs_of_one_config_and_seed_give_the_same_metrics(tmp_path):
+    """Training and evaluation, end to end, twice in fresh processes: metrics.json is reproducible."""
+    reports = []
+    for name in ("first", "second"):
+        out = tmp_path / name
+        result = run_cli("-m", "train", *tiny_args(out, "betatc_vae-digits", "train.max_steps=30"))
+        assert result.returncode == 0, result.stderr[-2000:]
+        metrics = json.loads((out / "metrics.json").read_text())
+        metrics.pop("evaluation_seconds")
+        reports.append(metrics)
+    assert reports[0] == reports[1]
+    assert weights(tmp_path / "first").keys() == weights(tmp_path / "second").keys()
+    for key, tensor in weights(tmp_path / "first").items():
+        assert torch.equal(tensor, weights(tmp_path / "second")[key]), key
+
+
+@pytest.mark.slow
 def test_sigkill_then_resume_gives_the_uninterrupted_weights(tmp_path):
     args = ["-m", "train", *tiny_args(tmp_path / "x", "betatc_vae-digits")[:1]]
     common = [*TINY, "train.max_steps=120", "train.checkpoint_every=10", "--no-eval"]
