@@ -51,6 +51,18 @@ def train_classifier(
     digits, 3 of 20,000 dSprites): enough for either, and minutes rather than an hour.
     """
     epochs = epochs or max(1, min(30, round(TRAINING_IMAGE_PASSES / len(images))))
+    # One thread: the float sums then do not depend on the caller's thread count, so every
+    # model evaluated on a dataset is judged by the very same classifier.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        classifier = _fit(images, labels, num_classes, epochs, seed)
+    finally:
+        torch.set_num_threads(threads)
+    return classifier.eval()
+
+
+def _fit(images: Tensor, labels: Tensor, num_classes: int, epochs: int, seed: int) -> ImageClassifier:
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     classifier = ImageClassifier(images.shape[1], num_classes)
@@ -61,7 +73,7 @@ def train_classifier(
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
-    return classifier.eval()
+    return classifier
 
 
 def _jitter(images: Tensor, generator: torch.Generator, pixels: int = 2) -> Tensor:
