@@ -16,6 +16,8 @@ threading http.servers on 127.0.0.1 that answer the requests `hf_hub_download` m
 huggingface_hub reads HF_ENDPOINT, HF_HUB_CACHE, HF_HUB_OFFLINE and its timeouts once, at import
 (huggingface_hub.constants), so `run_loads` starts `python tests/hub_stand_in.py` with that
 environment; the child calls load_model for each request and prints one JSON line of outcomes.
+
+`SilentServer` is the other Hub: one that accepts connections and never answers.
 """
 
 from __future__ import annotations
@@ -198,6 +200,37 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+class SilentServer:
+    """A loopback TCP server that accepts connections and never answers: a Hub that hangs."""
+
+    def __enter__(self) -> SilentServer:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.connections: list[socket.socket] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+        return self
+
+    def _accept(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.connections.append(self.sock.accept()[0])
+            except TimeoutError:
+                continue
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop.set()
+        self.thread.join()
+        for connection in self.connections:
+            connection.close()
+        self.sock.close()
 
 
 # --- no internet: refuse any connection that would leave this machine ------------------------

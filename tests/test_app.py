@@ -10,11 +10,7 @@ import base64
 import io
 import json
 import os
-import socket
-import subprocess
-import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -23,12 +19,13 @@ import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
-from hub_stand_in import hub_env
+from hub_stand_in import SilentServer, hub_env
 from PIL import Image, ImageDraw
+
+from benchmarks.server import AppServer, wait_for
 
 pytestmark = pytest.mark.slow
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 CVAE, VANILLA = "cvae-digits", "vanilla_vae-digits"
 AUTO = "auto (best fit)"
 START_TIMEOUT = 90
@@ -51,118 +48,36 @@ ENDPOINTS = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class SilentServer:
-    """A loopback TCP server that accepts connections and never answers: a Hub that hangs."""
-
-    def __enter__(self) -> "SilentServer":
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.connections: list[socket.socket] = []
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-        return self
-
-    def _accept(self) -> None:
-        while not self.stop.is_set():
-            try:
-                self.connections.append(self.sock.accept()[0])
-            except TimeoutError:
-                continue
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop.set()
-        self.thread.join()
-        for connection in self.connections:
-            connection.close()
-        self.sock.close()
-
-
-class AppProcess:
-    """`python app.py --port P --checkpoints checkpoints [extra]`, its log in a file (a pipe could fill).
-
-    Each app gets its own temporary folder and gradio cache, so nothing it serves or writes mixes
-    with other gradio processes on this machine (they all default to /tmp/gradio).
-    """
-
-    def __init__(self, root: Path, env: dict[str, str], *extra: str) -> None:
-        self.port, self.log, self.tmp = free_port(), root / "app.log", root / "tmp"
-        self.tmp.mkdir(parents=True)
-        command = [sys.executable, "app.py", "--port", str(self.port), "--checkpoints", "checkpoints", *extra]
-        env = {**env, "GRADIO_ANALYTICS_ENABLED": "False", "TMPDIR": str(self.tmp)}
-        env["GRADIO_TEMP_DIR"] = str(root / "gradio")
-        env.pop("VAE_EXPLORER_HUB_MODELS", None)
-        self.started = time.monotonic()
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-        self.startup_seconds: float | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/"
-
-    def poll_ready(self) -> bool:
-        if self.startup_seconds is not None:
-            return True
-        if self.process.poll() is not None:
-            raise AssertionError(f"the app exited ({self.process.returncode}):\n{self.log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(self.url + "config", timeout=2) as response:
-                if response.status == 200:
-                    self.startup_seconds = time.monotonic() - self.started
-                    return True
-        except OSError:
-            pass
-        return False
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
 class Apps:
-    def __init__(self, plain: AppProcess, hub: AppProcess, silent: SilentServer) -> None:
+    def __init__(self, plain: AppServer, hub: AppServer, silent: SilentServer) -> None:
         self.plain, self.hub, self.silent = plain, hub, silent
 
 
 @pytest.fixture(scope="module")
 def apps(tmp_path_factory):
+    """Each app gets its own log, temporary folder and gradio cache (AppServer's workdir)."""
     root = tmp_path_factory.mktemp("apps")
     with SilentServer() as silent:
         plain_env = {key: value for key, value in os.environ.items() if not key.startswith("HF_")}
-        plain = AppProcess(root / "plain", plain_env | {"HF_HUB_OFFLINE": "1"})
-        hub = AppProcess(
-            root / "hub",
-            hub_env(silent.endpoint, root / "hub-cache"),
+        plain = AppServer(workdir=root / "plain", base_env=without_hub_models(plain_env | {"HF_HUB_OFFLINE": "1"}))
+        hub = AppServer(
             *("--hub", MISSING_REPO, "--hub-timeout", str(HUB_TIMEOUT)),
+            workdir=root / "hub",
+            base_env=without_hub_models(hub_env(silent.endpoint, root / "hub-cache")),
         )
         try:
-            deadline = time.monotonic() + START_TIMEOUT
-            while not (plain.poll_ready() & hub.poll_ready()):
-                if time.monotonic() > deadline:
-                    raise AssertionError(
-                        f"the apps did not answer within {START_TIMEOUT} s:\n"
-                        f"{plain.log.read_text()[-2000:]}\n{hub.log.read_text()[-2000:]}"
-                    )
-                time.sleep(0.25)
+            plain.start()
+            hub.start()
+            wait_for(plain, hub, timeout=START_TIMEOUT)  # polled together: each start-up time is its own
             yield Apps(plain, hub, silent)
         finally:
             plain.stop()
             hub.stop()
+
+
+def without_hub_models(env: dict[str, str]) -> dict[str, str]:
+    """No Hub models from the environment: only those the test asks for with --hub."""
+    return {key: value for key, value in env.items() if key != "VAE_EXPLORER_HUB_MODELS"}
 
 
 def new_client(url: str, downloads: Path) -> Client:

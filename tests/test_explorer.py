@@ -11,7 +11,6 @@ import json
 import math
 import os
 import resource
-import socket
 import subprocess
 import sys
 import threading
@@ -24,7 +23,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 import torch
-from hub_stand_in import closed_port, hub_env
+from hub_stand_in import SilentServer, closed_port, hub_env
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -700,37 +699,6 @@ def test_model_info_of_the_shipped_checkpoints(catalog):
 
 
 # --- 5. the Hub deadline, in child processes (huggingface_hub reads HF_* at import) -----------
-
-
-class SilentServer:
-    """A loopback TCP server that accepts connections and never answers: a Hub that hangs."""
-
-    def __enter__(self) -> "SilentServer":
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.connections: list[socket.socket] = []
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-        return self
-
-    def _accept(self) -> None:
-        while not self.stop.is_set():
-            try:
-                self.connections.append(self.sock.accept()[0])
-            except TimeoutError:
-                continue
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop.set()
-        self.thread.join()
-        for connection in self.connections:
-            connection.close()
-        self.sock.close()
 
 
 HUB_CHILD = """

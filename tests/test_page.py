@@ -11,17 +11,14 @@ import json
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw
+
+from benchmarks.server import AppServer
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect, sync_playwright = sync_api.expect, sync_api.sync_playwright
@@ -46,55 +43,14 @@ def _chromium() -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):
-    """`python app.py` on a free port; yields (url, log path); killed at the end of the module."""
+    """`python app.py` on a free port, with its own log and temporary folders; killed at the end of the module."""
     if not any((ROOT / "checkpoints" / name).is_dir() for name in MODELS):
         pytest.skip("no checkpoints/ to serve")
-    port = _free_port()
-    log = tmp_path_factory.mktemp("server") / "app.log"
-    env = os.environ | {"GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "app.py", "--port", str(port), "--checkpoints", "checkpoints"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"app.py exited with {proc.returncode} before serving:\n{_tail(log)}")
-            try:
-                with urllib.request.urlopen(url, timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"app.py did not answer {url} within {START_TIMEOUT_S} s:\n{_tail(log)}")
-            time.sleep(0.5)
-        yield url, log
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
+    # If it exits or never answers, the setup error says so, with the tail of its log.
+    with AppServer(workdir=tmp_path_factory.mktemp("server"), timeout=START_TIMEOUT_S) as app:
+        yield app
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +69,7 @@ class UI:
     """A freshly loaded page, with what it did: uncaught JS errors and the queue calls it made."""
 
     page: object
-    log: Path  # the server's output
+    server: AppServer  # the app serving the page: its log
     errors: list[str] = field(default_factory=list)
     joins: list[dict] = field(default_factory=list)
 
@@ -197,15 +153,14 @@ class UI:
 
 @pytest.fixture
 def ui(server, chromium, tmp_path: Path, request: pytest.FixtureRequest):
-    url, log = server
     context = chromium.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
-    state = UI(page, log)
+    state = UI(page, server)
     page.on("pageerror", lambda err: state.errors.append(str(err)))
     page.on("request", state.on_request)
     failed_before = request.session.testsfailed
-    page.goto(url)
+    page.goto(server.url)
     expect(page.get_by_role("heading", name="VAE Latent Explorer")).to_be_visible()
     # demo.load fills the model card: once its table is there, the page's start-up calls are done
     # (tabs are drawn only when opened, so look there, then go back to the first tab).
@@ -218,8 +173,8 @@ def ui(server, chromium, tmp_path: Path, request: pytest.FixtureRequest):
     if request.session.testsfailed > failed_before:
         shot = tmp_path / "failure.png"
         page.screenshot(path=str(shot), full_page=True)
-        (tmp_path / "app.log").write_text(_tail(log, 200))
-        print(f"screenshot: {shot}\nserver log tail:\n{_tail(log)}")
+        (tmp_path / "app.log").write_text(server.log_tail(200))
+        print(f"screenshot: {shot}\nserver log tail:\n{server.log_tail()}")
     context.close()
     assert state.errors == [], f"uncaught JS errors on the page: {state.errors}"
 
@@ -291,7 +246,8 @@ def test_bad_upload_names_the_problem_and_page_keeps_working(ui: UI, pngs: dict[
     expect(error).to_be_visible()
     expect(error).to_contain_text("not a readable image")
     assert "Traceback" not in page.locator("body").inner_text()
-    assert "Traceback" not in ui.log.read_text(errors="replace"), _tail(ui.log)  # an expected error: no trace
+    # An expected error: no trace in the server's log either.
+    assert "Traceback" not in ui.server.log.read_text(errors="replace"), ui.server.log_tail()
     expect(ui.image("Reconstruction")).to_have_count(0)
 
     ui.open_tab("Sample")
