@@ -113,7 +113,7 @@ def loss_curves(model_type: str, device: torch.device, steps: int) -> tuple[list
     return curves[0], curves[1]
 
 
-def relative_gap(plain: list[float], fast: list[float], window: int = 20) -> float:
+def relative_gap(plain: list[float], fast: list[float], window: int = 10) -> float:
     """Largest relative difference between the two curves' moving averages."""
 
     def smooth(curve: list[float]) -> torch.Tensor:
