@@ -353,3 +353,14 @@ def test_the_page_shows_the_hub_warning_and_still_serves_local_models(apps, tmp_
     assert_picture(call(client, VANILLA, 4, 0, 1.0, api_name="/sample"))
     with pytest.raises(AppError, match=MISSING_REPO):  # gradio's own choice check, or the catalog's
         call(client, MISSING_REPO, 4, 0, 1.0, api_name="/sample")
+
+
+def test_the_readme_client_example_runs_against_the_app(apps, tmp_path):
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    example = next(block for block in readme.split("```python\n")[1:] if "gradio_client" in block).split("```")[0]
+    assert 'Client("http://127.0.0.1:7860/")' in example
+    script = example.replace("http://127.0.0.1:7860/", apps.plain.url)
+    namespace: dict = {}
+    exec(compile(script, "README.md", "exec"), namespace)
+    for path in (namespace["grid"], namespace["image"]):
+        assert_picture(path)
