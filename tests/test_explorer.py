@@ -1110,3 +1110,21 @@ def test_parse_args_and_hub_repos(monkeypatch):
 def test_create_app_without_models_exits_with_a_message(tmp_path):
     with pytest.raises(SystemExit, match="no models"):
         app.create_app(tmp_path / "nothing", hub=[])
+
+
+CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
+DSPRITES_MODELS = sorted(p.name for p in CHECKPOINTS.glob("*-dsprites") if (p / "metrics.json").is_file())
+
+
+@pytest.mark.parametrize("name", DSPRITES_MODELS)
+def test_dsprites_sliders_name_the_factor_each_latent_moves_most(explorer, name):
+    metrics = explorer.catalog.info(name).metrics
+    shares = np.array(metrics["mutual_information"]) / np.array(metrics["factor_entropy"])
+    for dim, label in zip(explorer.slider_order(name), explorer.slider_labels(name), strict=True):
+        assert label.startswith(f"z{dim} ")
+        if "inactive" not in label:
+            assert label.endswith(f"moves {metrics['factor_names'][shares[dim].argmax()]}")
+    _, _, heatmap = explorer.model_card(name)
+    assert isinstance(heatmap, go.Figure)
+    assert [str(x) for x in heatmap.data[0].x] == metrics["factor_names"]
+    assert [choice[0] for choice in explorer.colour_dropdown(name).choices] == ["label", *metrics["factor_names"]]
