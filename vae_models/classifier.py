@@ -42,7 +42,7 @@ def _block(width_in: int, width_out: int) -> list[nn.Module]:
     return [nn.Conv2d(width_in, width_out, 3, stride=2, padding=1), nn.BatchNorm2d(width_out), nn.ReLU()]
 
 
-TRAINING_IMAGE_PASSES = 50_000
+TRAINING_IMAGE_PASSES = 160_000
 
 
 def train_classifier(
@@ -50,8 +50,8 @@ def train_classifier(
 ) -> ImageClassifier:
     """Adam on shuffled minibatches of the real training images; deterministic for a seed.
 
-    By default it sees about 50,000 images whatever the set's size (30 epochs of the 1,527
-    digits, 3 of 20,000 dSprites): enough for either, and minutes rather than an hour.
+    By default it sees about 160,000 images, at most 30 epochs (30 of the 1,527 digits: 100% on
+    their test set; 8 of 20,000 dSprites: 97.9% on shape, where 3 epochs gave 72%).
     """
     epochs = epochs or max(1, min(30, round(TRAINING_IMAGE_PASSES / len(images))))
     # One thread: the float sums then do not depend on the caller's thread count, so every
