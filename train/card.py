@@ -22,11 +22,12 @@ import torch
 from torchvision.utils import save_image
 
 from vae_models import load_model
+from vae_models.data import load_dataset
 from vae_models.latent import traversal_codes
 from vae_models.metrics import dominant_factors, kl_order
 
 from .checkpointing import STATE_NAME
-from .trainer import TRAINING_CONFIG_NAME
+from .trainer import TRAINING_CONFIG_NAME, save_reconstructions
 
 SHIPPED_FILES = ("config.json", "model.safetensors", "metrics.json", "latents.safetensors", TRAINING_CONFIG_NAME)
 TRAVERSAL_STEPS = 9
@@ -90,8 +91,10 @@ def publish(run_dir: Path, dest: Path) -> Path:
         shutil.copyfile(run_dir / name, dest / name)
     (dest / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     shutil.copyfile(last_grid(run_dir, "samples"), dest / "samples.png")
-    shutil.copyfile(last_grid(run_dir, "recons"), dest / "reconstructions.png")
     model = load_model(dest, device="cpu")
+    data = config["data"]
+    test_set = load_dataset(data["name"], "test", root=data["root"], download=False)
+    save_reconstructions(model, test_set, dest / "reconstructions.png")
     dims = write_traversal(model, metrics, dest / "traversal.png")
     card = model_card(dest.name, config, metrics, metrics["training_seconds"], dims)
     (dest / "README.md").write_text(card, encoding="utf-8")

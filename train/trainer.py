@@ -66,6 +66,19 @@ def build_model(model_config: dict[str, Any], dataset: ImageDataset) -> BaseVAE:
         raise TrainingError(f"bad model config: {err}") from err
 
 
+@torch.inference_mode()
+def save_reconstructions(model: BaseVAE, dataset: ImageDataset, path: Path, count: int = 32) -> None:
+    """Test images spread evenly over the set (so every shape and class shows), each beside its
+    reconstruction."""
+    indices = torch.linspace(0, len(dataset) - 1, min(count, len(dataset))).long().tolist()
+    images, labels = zip(*dataset.__getitems__(indices), strict=True)
+    device = next(model.parameters()).device
+    x = torch.stack(images).to(device)
+    extra = {"labels": torch.tensor(labels, device=device)} if isinstance(model, ConditionalVAE) else {}
+    pairs = torch.stack([x, model.generate(x, **extra)], dim=1).flatten(0, 1)
+    save_image(pairs.float(), path, nrow=16)
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -271,12 +284,7 @@ class Run:
         generator = torch.Generator().manual_seed(self.config["seed"])
         samples = self.model.sample(count, self.device, generator=generator, **extra)
         save_image(samples.float(), self.out / f"samples_epoch{epoch:03d}.png", nrow=int(math.sqrt(count)))
-        images, labels = zip(*(self.test_set[i] for i in range(min(32, len(self.test_set)))), strict=True)
-        x = torch.stack(images).to(self.device)
-        extra = {"labels": torch.tensor(labels)} if isinstance(self.model, ConditionalVAE) else {}
-        recons = self.model.generate(x, **extra)
-        pairs = torch.stack([x, recons], dim=1).flatten(0, 1)
-        save_image(pairs.float(), self.out / f"recons_epoch{epoch:03d}.png", nrow=16)
+        save_reconstructions(self.model, self.test_set, self.out / f"recons_epoch{epoch:03d}.png")
 
     def _say(self, message: str) -> None:
         if self.is_main:
