@@ -55,16 +55,17 @@ class Workload:
         self.models = models  # name -> latent_dim
         self.upload = upload
 
-    def request(self, rng: random.Random) -> tuple[str, tuple[Any, ...]]:
+    KINDS = ("decode", "reconstruct", "sample", "traverse", "latent_map", "interpolate")
+
+    def request(self, rng: random.Random, name: str | None = None, kind: str | None = None) -> tuple[str, tuple]:
+        """A random request; `name` and `kind` pin the model and the endpoint."""
         from gradio_client import handle_file
 
-        name = rng.choice(sorted(self.models))
+        name = name or rng.choice(sorted(self.models))
         image = handle_file(self.upload)
         dim = self.models[name]
         code = [rng.uniform(-2, 2) for _ in range(dim)]
-        kind = rng.choices(
-            ["decode", "reconstruct", "sample", "traverse", "latent_map", "interpolate"], [6, 2, 2, 1, 1, 1]
-        )[0]
+        kind = kind or rng.choices(self.KINDS, [6, 2, 2, 1, 1, 1])[0]
         arguments = {
             "decode": (name, code, AUTO),
             "reconstruct": (name, image, AUTO),
@@ -142,6 +143,21 @@ def summary(result: dict, rss_before: int, rss_after: int, users: int) -> dict[s
     }
 
 
+def warm_up(url: str, workload: Workload, downloads: str) -> None:
+    """Every endpoint once for every model (both map projections too), so all models and caches
+    are loaded before the memory baseline."""
+    from gradio_client import Client
+
+    client = Client(url, verbose=False, download_files=downloads)
+    rng = random.Random(-1)
+    for name in sorted(workload.models):
+        for kind in Workload.KINDS:
+            api, arguments = workload.request(rng, name, kind)
+            client.predict(*arguments, api_name=f"/{api}")
+        for projection in ("PCA", "t-SNE"):
+            client.predict(name, projection, "label", None, api_name="/latent_map")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from vae_models.catalog import discover
@@ -149,9 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     models = {info.name: info.latent_dim for info in discover(args.checkpoints)[0]}
     with AppServer(checkpoints=args.checkpoints) as server, tempfile.TemporaryDirectory() as tmp:
         workload = Workload(models, example_image(Path(tmp), 64))
-        # Warm-up is the same load for a quarter of the time: models, caches and per-thread
-        # buffers are all in place before the RSS baseline is read.
-        drive(server.url, workload, args.users, args.seconds / 4, args.max_requests, tmp)
+        # Then the same load for a quarter of the time (15 s at least), so the server's threads
+        # and their allocator arenas are all in place too.
+        warm_up(server.url, workload, tmp)
+        drive(server.url, workload, args.users, max(15.0, args.seconds / 4), args.max_requests, tmp)
         rss_before = server.rss()
         result = drive(server.url, workload, args.users, args.seconds, args.max_requests, tmp)
         report = summary(result, rss_before, server.rss(), args.users)
