@@ -15,6 +15,8 @@ problem; conversions made to an upload become gr.Warning toasts.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import functools
 import itertools
 import json
@@ -762,8 +764,16 @@ def create_app(
     return build_app(Explorer(catalog), examples)
 
 
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """glibc gives each busy thread its own heap arena; under many concurrent requests the
+    server's threads kept adding arenas and RSS grew 31% in a minute. Two arenas suit 2 cores."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc (macOS, Windows, musl): nothing to tune
+        ctypes.CDLL("libc.so.6").mallopt(-8, arenas)  # -8 is M_ARENA_MAX
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    limit_malloc_arenas()
     demo = create_app(args.checkpoints, args.hub, args.device, args.hub_timeout)
     # Two cores: two requests at a time, each with both threads, beat four fighting for them.
     demo.queue(default_concurrency_limit=2, max_size=64)
