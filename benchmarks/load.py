@@ -22,7 +22,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from .interaction import AUTO, example_image
+from .interaction import AUTO
 from .server import AppServer
 
 MAX_RSS_GROWTH = 0.10
@@ -51,9 +51,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 class Workload:
     """The mixed requests one user makes, with fresh random inputs each time."""
 
-    def __init__(self, models: dict[str, int], upload: str) -> None:
+    def __init__(self, models: dict[str, int], folder: Path) -> None:
         self.models = models  # name -> latent_dim
-        self.upload = upload
+        self.folder = folder
+
+    def upload(self, rng: random.Random) -> str:
+        """A fresh image per upload, as different users upload different images. (Identical
+        concurrent outputs race in gradio 6.31's output cache; see the README.)"""
+        from PIL import Image, ImageDraw
+
+        left, top = rng.randrange(8, 24), rng.randrange(8, 24)
+        image = Image.new("L", (64, 64))
+        ImageDraw.Draw(image).ellipse((left, top, left + rng.randrange(10, 32), top + rng.randrange(10, 32)), fill=255)
+        path = self.folder / f"upload-{rng.getrandbits(64):016x}.png"
+        image.save(path)
+        return str(path)
 
     KINDS = ("decode", "reconstruct", "sample", "traverse", "latent_map", "interpolate")
 
@@ -62,7 +74,7 @@ class Workload:
         from gradio_client import handle_file
 
         name = name or rng.choice(sorted(self.models))
-        image = handle_file(self.upload)
+        image, other = handle_file(self.upload(rng)), handle_file(self.upload(rng))
         dim = self.models[name]
         code = [rng.uniform(-2, 2) for _ in range(dim)]
         kind = kind or rng.choices(self.KINDS, [6, 2, 2, 1, 1, 1])[0]
@@ -72,16 +84,7 @@ class Workload:
             "sample": (name, 64, rng.randrange(2**31), 1.0),
             "traverse": (name, code, 7, 3.0, AUTO),
             "latent_map": (name, rng.choice(["PCA", "t-SNE"]), "label", None),
-            "interpolate": (
-                name,
-                "images",
-                handle_file(self.upload),
-                handle_file(self.upload),
-                None,
-                None,
-                8,
-                "linear",
-            ),
+            "interpolate": (name, "images", image, other, None, None, 8, "linear"),
         }
         return kind, arguments[kind]
 
@@ -164,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
 
     models = {info.name: info.latent_dim for info in discover(args.checkpoints)[0]}
     with AppServer(checkpoints=args.checkpoints) as server, tempfile.TemporaryDirectory() as tmp:
-        workload = Workload(models, example_image(Path(tmp), 64))
+        workload = Workload(models, Path(tmp))
         # Then the same load for a quarter of the time (15 s at least), so the server's threads
         # and their allocator arenas are all in place too.
         warm_up(server.url, workload, tmp)
