@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import torch
 
-from train.step import TrainingStep, autocast_dtype, cpu_supports_bf16
 from vae_models import BetaTCVAE
 from vae_models.data import load_dataset
 
 from .timing import Timing, time_calls
+from .training import fast_path, make_step
 
 SHIPPED_BATCH = 256
 
@@ -25,10 +25,6 @@ def dsprites_batch_and_step(runs: int) -> tuple[Timing, Timing]:
     fetch_time = time_calls(fetch, runs)
     torch.manual_seed(0)
     model = BetaTCVAE(in_channels=1, latent_dim=10, img_size=64, hidden_dims=[32, 32, 64, 64])
-    fast = cpu_supports_bf16()
-    if fast:
-        model = model.to(memory_format=torch.channels_last)
-    optimiser = torch.optim.Adam(model.parameters(), lr=1e-4)
-    step = TrainingStep(model, model, optimiser, len(dataset), autocast_dtype(torch.device("cpu"), "auto"), fast)
+    step = make_step(model, torch.device("cpu"), *fast_path(torch.device("cpu")))
     images, labels = torch.utils.data.default_collate(fetch())
     return fetch_time, time_calls(lambda: step(images, labels), runs)

@@ -15,6 +15,7 @@ import safetensors
 import safetensors.torch
 import torch
 
+from train import step
 from train.__main__ import main
 from train.checkpointing import STATE_NAME
 from vae_models import load_model
@@ -214,3 +215,19 @@ def weights_at_init(tmp_path: Path) -> dict[str, torch.Tensor]:
     out = tmp_path / "init"
     main(tiny_args(out, "wae_mmd-digits", "model.reg_weight=0", "train.max_steps=1", "train.lr=0", "--no-eval"))
     return weights(out)
+
+
+@pytest.mark.parametrize(
+    ("flags", "amp", "channels_last"),
+    [
+        ("fpu avx512f avx512_bf16 amx_bf16 amx_tile", torch.bfloat16, True),
+        ("fpu avx512f avx512_bf16", None, True),  # no AMX: bf16 measured slower than fp32 here
+        ("fpu avx2", None, False),
+    ],
+)
+def test_auto_fast_path_follows_the_cpu(monkeypatch, flags, amp, channels_last):
+    monkeypatch.setattr(step, "cpu_flags", lambda: flags)
+    cpu = torch.device("cpu")
+    assert step.autocast_dtype(cpu, "auto") == amp
+    assert step.use_channels_last(cpu, "auto") is channels_last
+    assert step.autocast_dtype(cpu, "bf16") == torch.bfloat16 and step.autocast_dtype(cpu, "fp32") is None
