@@ -109,14 +109,15 @@ def run_interaction(checkpoints: str, quick: bool, report: dict) -> str:
     report["interaction"] = {
         "model": name,
         "in_process": {k: v.as_dict() for k, v in local.items()},
-        "end_to_end": {k: v.as_dict() for k, v in remote.items()},
+        **{f"end_to_end_{way}": {k: v.as_dict() for k, v in t.items()} for way, t in remote.items()},
     }
-    return "\n\n".join(
-        [
-            timing_table(f"App actions in-process ({name})", local),
-            timing_table(f"App actions end to end through gradio_client ({name})", remote),
-        ]
-    )
+    titles = {
+        "gradio_client": "end to end through gradio_client",
+        "HTTP": "end to end over HTTP and server-sent events, as the page calls them",
+    }
+    tables = [timing_table(f"App actions in-process ({name})", local)]
+    tables += [timing_table(f"App actions {titles[way]} ({name})", t) for way, t in remote.items()]
+    return "\n\n".join(tables)
 
 
 def run_projections(quick: bool, report: dict) -> str:

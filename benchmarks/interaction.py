@@ -1,11 +1,15 @@
-"""How fast the page answers: each app action in-process, and end to end through gradio_client.
+"""How fast the page answers: each app action in-process, and end to end over loopback.
 
-In-process calls the same callbacks the page's events call (app.Explorer); end to end
-adds the queue, the HTTP round trip and the PNG download that a browser or script pays.
+In-process calls the same callbacks the page's events call (app.Explorer). End to end adds
+the queue, the HTTP round trip and the PNG download, measured two ways against one server:
+through gradio_client, as a script calls the app, and over gradio's HTTP API with the
+server-sent events read as they arrive, as the page does. gradio_client 2.x waits for
+messages in a loop that sleeps 50 ms (gradio_client/utils.py), so its figures carry that.
 """
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -65,7 +69,8 @@ def in_process(checkpoints: str, runs: int) -> tuple[str, dict[str, Timing]]:
         return name, {label: time_calls(fn, runs) for label, fn in measured.items()}
 
 
-def end_to_end(checkpoints: str, runs: int) -> tuple[str, dict[str, Timing]]:
+def end_to_end(checkpoints: str, runs: int) -> tuple[str, dict[str, dict[str, Timing]]]:
+    """{"gradio_client": timings, "HTTP": timings} for the same actions on one served app."""
     from gradio_client import Client, handle_file
 
     from vae_models.catalog import discover
@@ -80,8 +85,36 @@ def end_to_end(checkpoints: str, runs: int) -> tuple[str, dict[str, Timing]]:
             args = tuple(handle_file(a) if a == upload else a for a in args)
             return client.predict(*args, api_name=f"/{api}")
 
-        measured = actions(call, name, infos[name].latent_dim, upload)
-        return name, {label: time_calls(fn, runs) for label, fn in measured.items()}
+        callers = {"gradio_client": call, "HTTP": HttpCaller(server.url, upload)}
+        measured = {way: actions(caller, name, infos[name].latent_dim, upload) for way, caller in callers.items()}
+        return name, {way: {label: time_calls(fn, runs) for label, fn in m.items()} for way, m in measured.items()}
+
+
+class HttpCaller:
+    """Calls an endpoint the way the page does: upload the file once, post the call, read the
+    event stream until "complete", then download every file in the result."""
+
+    def __init__(self, url: str, upload: str) -> None:
+        import httpx
+
+        self.http = httpx.Client(base_url=url, timeout=60)
+        self.upload = upload
+        with open(upload, "rb") as file:
+            path = self.http.post("/gradio_api/upload", files={"files": file}).json()[0]
+        self.uploaded = {"path": path, "meta": {"_type": "gradio.FileData"}}
+
+    def __call__(self, api: str, *args: object) -> list:
+        data = [self.uploaded if a == self.upload else a for a in args]
+        event = self.http.post(f"/gradio_api/call/{api}", json={"data": data}).json()["event_id"]
+        with self.http.stream("GET", f"/gradio_api/call/{api}/{event}") as stream:
+            lines = list(stream.iter_lines())
+        if "event: complete" not in lines:
+            raise RuntimeError(f"/{api} did not complete: {lines[-2:]}")
+        outputs = json.loads(lines[lines.index("event: complete") + 1].removeprefix("data: "))
+        for output in outputs:
+            if isinstance(output, dict) and output.get("url"):
+                self.http.get(output["url"]).raise_for_status()
+        return outputs
 
 
 def projection_timings(points: tuple[int, ...], runs: int) -> dict[str, Timing]:
