@@ -38,6 +38,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
     parser.add_argument("--checkpoints", default="checkpoints")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument("--compile", action="store_true", help="add torch.compile to the training fast path")
     return parser.parse_args(argv)
 
 
@@ -63,7 +64,7 @@ def timing_table(title: str, timings: dict[str, Timing]) -> str:
     return "\n".join(rows + [timing_row(label, t) for label, t in timings.items()])
 
 
-def run_training(quick: bool, report: dict) -> str:
+def run_training(quick: bool, compile_model: bool, report: dict) -> str:
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     rows = [
         "### Training throughput (seeds' architecture: 64×64×3, hidden [32…512], batch 64)",
@@ -75,7 +76,9 @@ def run_training(quick: bool, report: dict) -> str:
     report["training"] = []
     for device in devices:
         for model_type in training.LATENT_DIMS:
-            result = training.throughput(model_type, device, steps=2 if quick else 10, rounds=1 if quick else 3)
+            result = training.throughput(
+                model_type, device, steps=2 if quick else 10, rounds=1 if quick else 3, compile_model=compile_model
+            )
             plain, fast = training.loss_curves(model_type, device, 10 if quick else 200)
             result.loss_gap = training.relative_gap(plain, fast)
             a, b = training.BATCH_SIZE / result.fp32.median, training.BATCH_SIZE / result.fast.median
@@ -169,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     report: dict[str, Any] = {"machine": machine(), "quick": args.quick}
     runners = {
-        "training": lambda: run_training(args.quick, report),
+        "training": lambda: run_training(args.quick, args.compile, report),
         "interaction": lambda: run_interaction(args.checkpoints, args.quick, report),
         "projections": lambda: run_projections(args.quick, report),
         "startup": lambda: run_startup(args.checkpoints, args.quick, report),
