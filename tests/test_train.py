@@ -15,7 +15,7 @@ import safetensors
 import safetensors.torch
 import torch
 
-from train import step
+from train import card, step
 from train.__main__ import main
 from train.checkpointing import STATE_NAME
 from vae_models import load_model
@@ -73,6 +73,44 @@ def test_evaluate_writes_metrics_and_the_latent_cache(tmp_path):
     assert len(metrics["kl_per_dim"]) == 4
     cache = safetensors.torch.load_file(str(out / "latents.safetensors"))
     assert cache["codes"].shape[1] == 4 and cache["tsne"].shape == (len(cache["codes"]), 2)
+
+    published = tmp_path / "published"
+    assert card.main([str(out), str(published)]) == 0
+    assert load_model(published, device="cpu").latent_dim == 4
+    for name in ("config.json", "model.safetensors", "latents.safetensors"):
+        assert (published / name).read_bytes() == (out / name).read_bytes()
+    shipped = json.loads((published / "metrics.json").read_text())
+    assert shipped.items() >= metrics.items() and shipped["training_seconds"] > 0  # plus the wall time
+    text = (published / "README.md").read_text()
+    assert text.startswith("---\n") and "library_name: pytorch" in text
+    assert f"| {metrics['conditional_accuracy']:.4g} |" in text  # every figure comes from metrics.json
+    assert "python -m train checkpoints/published/training_config.json" in text
+    for image in ("samples.png", "reconstructions.png", "traversal.png"):
+        assert f"]({image})" in text and (published / image).stat().st_size > 0
+    assert f"{folder_row(published)}" in card.summary_table([published])
+
+
+def folder_row(folder: Path) -> str:
+    return f"| [{folder.name}]({folder.as_posix()}/README.md) |"
+
+
+def latents_metrics(shares: list[list[float]]) -> dict:
+    """Card metrics for latents × factors MI given as shares of each factor's entropy (1 nat)."""
+    return {
+        "factor_names": ["shape", "posX"],
+        "mutual_information": shares,
+        "factor_entropy": [1.0, 1.0],
+        "code_variance_per_dim": [1.0] * len(shares),
+        "kl_per_dim": [2.0] * len(shares),
+    }
+
+
+def test_the_card_names_what_each_latent_moves_and_says_when_they_are_entangled():
+    aligned = card._latents_section(latents_metrics([[0.9, 0.1], [0.05, 0.8], [0.0, 0.0]]), [0, 1])
+    assert "| z0 | 2.00 | shape | 0.90 | 0.10 |" in aligned and "| z1 | 2.00 | posX | 0.80 | 0.05 |" in aligned
+    assert "Inactive (collapsed to the prior): z2." in aligned and "entangled" not in aligned
+    tangled = card._latents_section(latents_metrics([[0.2, 0.15], [0.1, 0.12]]), [0, 1])
+    assert "No latent holds more than 20% of any factor's entropy: the factors are entangled" in tangled
 
 
 @pytest.mark.slow

@@ -112,7 +112,8 @@ def model_card(name: str, config: dict, metrics: dict, seconds: float, traversal
         f'model = load_model("checkpoints/{name}")  # or a Hub repo id\n```\n\n'
         "Only `config.json` and `model.safetensors` are read; nothing is unpickled.",
         "## Training\n\n"
-        f"```bash\npython -m train train/configs/{name}.yaml\n```\n\n"
+        # training_config.json is the whole resolved config, overrides included, so this is exact.
+        f"```bash\npython -m train checkpoints/{name}/{TRAINING_CONFIG_NAME}\n```\n\n"
         f"Model: `{json.dumps(config['model'])}`.  \n"
         f"Optimiser: Adam, lr {train['lr']}, {train['schedule']} schedule, batch {train['batch_size']}, "
         f"{train['epochs']} epochs, seed {config['seed']}, precision `{train['precision']}`.  \n"
@@ -143,6 +144,9 @@ def _metrics_table(metrics: dict) -> str:
     return "\n".join(rows)
 
 
+ENTANGLED_SHARE = 0.5  # below this, no latent can be said to "be" a factor
+
+
 def _latents_section(metrics: dict, traversal_dims: list[int]) -> str:
     header = (
         "## Latents\n\nEach row of the grid sweeps one active latent from −3 to +3 (most informative first, "
@@ -163,6 +167,12 @@ def _latents_section(metrics: dict, traversal_dims: list[int]) -> str:
         rows.append(f"| z{dim} | {kl[dim]:.2f} | {names[factor]} | {share:.2f} | {runner_up:.2f} |")
     inactive = [f"z{d}" for d in range(len(variances)) if d not in traversal_dims]
     note = f"\n\nInactive (collapsed to the prior): {', '.join(inactive)}." if inactive else ""
+    largest = max(dominant[dim][1] for dim in traversal_dims)
+    if largest < ENTANGLED_SHARE:
+        note += (
+            f"\n\nNo latent holds more than {largest:.0%} of any factor's entropy: the factors are entangled, "
+            "so each slider moves several of them at once."
+        )
     return (
         f"{header}\n\nWhat each active latent encodes, from the latent × factor mutual information "
         f"(normalised by the factor's entropy):\n\n" + "\n".join(rows) + note
