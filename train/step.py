@@ -29,15 +29,16 @@ def cpu_flags() -> str:
 
 
 def cpu_supports_bf16() -> bool:
-    """AMX makes bf16 convolutions faster than fp32 on the CPU. AVX512-BF16 alone does not pay
-    reliably: on such a CPU bf16 autocast ran the seeds' architecture at 0.94x and the digits
-    models at 0.79x of fp32 (python -m benchmarks; README), so "auto" keeps fp32 there."""
+    """AMX makes bf16 convolutions faster than fp32 on the CPU. AVX512-BF16 alone does not: on
+    such a CPU bf16 autocast ran the seeds' architecture at 0.91-0.94x of fp32 (python -m
+    benchmarks; README), so "auto" keeps fp32 there."""
     return "amx_bf16" in cpu_flags()
 
 
 def channels_last_pays(device: torch.device) -> bool:
-    """Channels-last was never slower than contiguous for these convolutions wherever oneDNN has
-    AVX512 (1.04-1.25x in fp32 here), and it is what bf16 and AMP kernels expect."""
+    """With AVX512, oneDNN's channels-last convolutions ran within 5% of contiguous ones at the
+    seeds' architecture (python -m benchmarks) and faster for the small shipped networks in a
+    side-by-side probe; bf16 and AMP kernels expect that layout too."""
     return device.type == "cuda" or "avx512f" in cpu_flags()
 
 
