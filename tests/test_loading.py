@@ -256,6 +256,7 @@ def test_unknown_config_keys(vanilla_dir, key):
         ({"hidden_dims": "88"}, "hidden_dims must be a list"),
         ({"hidden_dims": [8] * 5}, "len(hidden_dims) must be between"),
         ({"hidden_dims": [8, -1]}, "hidden_dims[1] must be between"),
+        ({"fc_dims": [8, 10**6]}, "fc_dims[1] must be between"),
         ({"likelihood": "poisson"}, "likelihood must be one of"),
         ({"img_size": 128, "hidden_dims": [1024] * 7, "latent_dim": 1024}, "parameters, over the"),
         ({"model_type": "wae_mmd", "reg_weight": float("nan")}, "reg_weight must be a finite number"),
@@ -277,6 +278,7 @@ def test_out_of_range_or_mistyped_config_is_refused_before_any_layer_is_built(
     [
         {"latent_dim": 5},
         {"hidden_dims": [8, 16]},
+        {"fc_dims": [16]},
         {"in_channels": 3},
         {"model_type": "wae_mmd"},  # fc_z missing, posterior.* unexpected
         {"model_type": "betatc_vae"},  # the anneal_step buffer missing

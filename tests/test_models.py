@@ -55,6 +55,38 @@ def test_any_power_of_two_size_and_any_hidden_dims(cls, img_size, hidden_dims, c
 
 
 @pytest.mark.parametrize("cls", MODEL_CLASSES)
+def test_fully_connected_layers_sit_between_the_convolutions_and_the_code(cls):
+    model = tiny(cls, fc_dims=[12, 6]).eval()
+    x = torch.rand(2, 1, 16, 16)
+    outputs, losses = forward_and_loss(model, x)
+    assert outputs[0].shape == x.shape and torch.isfinite(losses["loss"])
+    assert model.feature_dim == 6 and model._hub_mixin_config["fc_dims"] == [12, 6]
+    conv_features = 8 * 4 * 4
+    encoder_linears = [m for m in model.encoder if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in encoder_linears] == [(conv_features, 12), (12, 6)]
+    decoder_linears = [m for m in model.decoder_fc if isinstance(m, torch.nn.Linear)]
+    code_width = 3 + getattr(model, "num_classes", 0)
+    assert [(m.in_features, m.out_features) for m in decoder_linears] == [(code_width, 6), (6, 12)]
+    assert model.decoder_input.in_features == 12 and model.decoder_input.out_features == conv_features
+    exact = sum(p.numel() for name, p in model.named_parameters() if name.endswith("weight"))
+    assert model_weight_estimate(model) == exact
+
+
+def model_weight_estimate(model):
+    from vae_models.base import estimate_parameter_count
+
+    return estimate_parameter_count(model, getattr(model, "num_classes", 0), 1 if isinstance(model, WAE_MMD) else 2)
+
+
+@pytest.mark.parametrize("cls", MODEL_CLASSES)
+def test_without_fc_dims_the_decoder_maps_the_code_straight_onto_the_feature_map(cls):
+    model = tiny(cls)
+    assert model.fc_dims == [] and len(model.decoder_fc) == 0
+    assert not any(isinstance(m, torch.nn.Linear) for m in model.encoder)
+    assert model_weight_estimate(model) == sum(p.numel() for n, p in model.named_parameters() if n.endswith("weight"))
+
+
+@pytest.mark.parametrize("cls", MODEL_CLASSES)
 def test_forward_output_lists_follow_the_seeds_convention(cls):
     model = tiny(cls)
     x = torch.rand(4, 1, 16, 16)
@@ -118,6 +150,9 @@ def test_sample_is_seeded_and_temperature_scales_the_codes():
         ({"hidden_dims": []}, "len(hidden_dims)"),
         ({"hidden_dims": "32"}, "hidden_dims must be a list"),
         ({"hidden_dims": [4, -1]}, "hidden_dims[1]"),
+        ({"fc_dims": 256}, "fc_dims must be a list"),
+        ({"fc_dims": [16, 0]}, "fc_dims[1]"),
+        ({"fc_dims": [8] * 5}, "len(fc_dims)"),
         ({"likelihood": "laplace"}, "likelihood"),
     ],
 )

@@ -25,7 +25,7 @@ from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
 from torch import Tensor, nn
 
 from .checks import require_choice, require_int
-from .layers import decoder_trunk, encoder_trunk
+from .layers import decoder_trunk, encoder_trunk, fully_connected
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
@@ -70,9 +70,10 @@ class BaseVAE(
 ):
     """Shared encoder trunk, decoder, prior sampling, likelihood and checkpoint I/O.
 
-    Subclasses add the code head (`encode`), `forward`, `loss_function` and `embed`.
-    `condition_dim` widens the encoder input by that many channels and the decoder
-    input by that many features; only the conditional VAE uses it.
+    Subclasses add the code head (`encode`), `forward`, `loss_function` and `embed`;
+    the head reads `feature_dim` features. `condition_dim` widens the encoder input
+    by that many channels and the decoder input by that many features; only the
+    conditional VAE uses it.
     """
 
     model_type: ClassVar[str]
@@ -84,6 +85,7 @@ class BaseVAE(
         img_size: int,
         hidden_dims: Sequence[int] | None,
         likelihood: str,
+        fc_dims: Sequence[int] = (),
         *,
         condition_dim: int = 0,
         code_heads: int = 2,
@@ -94,21 +96,26 @@ class BaseVAE(
         self.img_size = require_choice("img_size", img_size, IMAGE_SIZES)
         self.likelihood = require_choice("likelihood", likelihood, LIKELIHOODS)
         self.hidden_dims = _check_hidden_dims(hidden_dims, img_size)
+        self.fc_dims = _check_widths("fc_dims", fc_dims, 0, 4, max_width=4096)
         self.feature_size = img_size // 2 ** len(self.hidden_dims)
-        self.feature_dim = self.hidden_dims[-1] * self.feature_size**2
+        self.conv_feature_dim = self.hidden_dims[-1] * self.feature_size**2
+        self.feature_dim = self.fc_dims[-1] if self.fc_dims else self.conv_feature_dim
         _check_parameter_count(self, condition_dim, code_heads)
         # Record the resolved widths, so config.json is explicit rather than `null`.
         if isinstance(self._hub_mixin_config, dict):
             self._hub_mixin_config["hidden_dims"] = list(self.hidden_dims)
+            self._hub_mixin_config["fc_dims"] = list(self.fc_dims)
 
-        self.encoder = encoder_trunk(in_channels + condition_dim, self.hidden_dims)
-        self.decoder_input = nn.Linear(latent_dim + condition_dim, self.feature_dim)
+        self.encoder = encoder_trunk(in_channels + condition_dim, self.hidden_dims, self.feature_size, self.fc_dims)
+        code_width = latent_dim + condition_dim
+        self.decoder_fc = nn.Sequential(*fully_connected(code_width, self.fc_dims[::-1]))
+        self.decoder_input = nn.Linear(self.fc_dims[0] if self.fc_dims else code_width, self.conv_feature_dim)
         self.decoder = decoder_trunk(self.hidden_dims, in_channels, self.feature_size)
 
     # --- decoding and sampling -------------------------------------------------
 
     def decode_logits(self, z: Tensor) -> Tensor:
-        return self.decoder(self.decoder_input(z))
+        return self.decoder(self.decoder_input(self.decoder_fc(z)))
 
     def decode(self, z: Tensor) -> Tensor:
         """Latent codes [B, latent_dim] -> images [B, C, H, W] in [0, 1]."""
@@ -219,19 +226,27 @@ class BaseVAE(
 def _check_hidden_dims(hidden_dims: Sequence[int] | None, img_size: int) -> list[int]:
     if hidden_dims is None:
         return default_hidden_dims(img_size)
-    if isinstance(hidden_dims, (str, bytes)) or not isinstance(hidden_dims, Sequence):
-        raise TypeError(f"hidden_dims must be a list of integers, got {hidden_dims!r}")
-    max_depth = int(math.log2(img_size))
-    require_int("len(hidden_dims)", len(hidden_dims), 1, max_depth)
-    return [require_int(f"hidden_dims[{i}]", width, 1, 1024) for i, width in enumerate(hidden_dims)]
+    return _check_widths("hidden_dims", hidden_dims, 1, int(math.log2(img_size)), max_width=1024)
+
+
+def _check_widths(name: str, widths: Sequence[int], min_depth: int, max_depth: int, *, max_width: int) -> list[int]:
+    if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence):
+        raise TypeError(f"{name} must be a list of integers, got {widths!r}")
+    require_int(f"len({name})", len(widths), min_depth, max_depth)
+    return [require_int(f"{name}[{i}]", width, 1, max_width) for i, width in enumerate(widths)]
 
 
 def estimate_parameter_count(model: BaseVAE, condition_dim: int, code_heads: int) -> int:
-    """Weights of the convolutions (encoder and its mirror) and the linear layers, biases aside."""
-    widths = [model.in_channels + condition_dim, *model.hidden_dims]
-    convs = sum(9 * a * b for a, b in itertools.pairwise(widths))
-    linears = model.feature_dim * (code_heads * model.latent_dim + model.latent_dim + condition_dim)
-    return 2 * convs + linears
+    """The number of weights, biases aside: convolutions, fully connected layers (encoder and mirror) and code."""
+
+    def pairs(widths: Sequence[int]) -> int:
+        return sum(a * b for a, b in itertools.pairwise(widths))
+
+    encoder_convs = 9 * pairs([model.in_channels + condition_dim, *model.hidden_dims])
+    decoder_convs = 9 * pairs([*model.hidden_dims[::-1], model.in_channels])
+    fully_connected = 2 * pairs([model.conv_feature_dim, *model.fc_dims])
+    code = model.feature_dim * (code_heads * model.latent_dim + model.latent_dim + condition_dim)
+    return encoder_convs + decoder_convs + fully_connected + code
 
 
 def _check_parameter_count(model: BaseVAE, condition_dim: int, code_heads: int) -> None:

@@ -2,7 +2,11 @@
 
 Each encoder block halves the image with a stride-2 3x3 convolution; the decoder
 mirrors it with stride-2 transposed convolutions, the last of which emits the image
-logits directly (as in Burgess et al. 2018 and Chen et al. 2018). The seeds add a
+logits directly (as in Burgess et al. 2018 and Chen et al. 2018). Optional fully
+connected layers (`fc_dims`) sit between the convolutions and the code, mirrored in
+the decoder, as in Burgess et al.'s [256, 256]: without them the decoder maps z
+linearly onto a 4x4 feature map, so no single latent can move a sprite across the
+image, and position ends up spread over every latent. The seeds add a
 full-resolution hidden layer and a 3x3 convolution after it; on 64x64 images that
 layer cost two thirds of a training step on CPU. There is deliberately no batch
 normalisation: it couples the images of a batch, which would bias β-TCVAE's
@@ -18,14 +22,25 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 
-def encoder_trunk(in_channels: int, hidden_dims: Sequence[int]) -> nn.Sequential:
-    """[B, in_channels, S, S] -> [B, hidden_dims[-1] * (S / 2**len(hidden_dims))**2]."""
+def encoder_trunk(
+    in_channels: int, hidden_dims: Sequence[int], feature_size: int, fc_dims: Sequence[int] = ()
+) -> nn.Sequential:
+    """[B, in_channels, S, S] -> [B, fc_dims[-1]], or [B, hidden_dims[-1] * feature_size**2] without fc_dims."""
     layers: list[nn.Module] = []
     for width in hidden_dims:
         layers += [nn.Conv2d(in_channels, width, 3, stride=2, padding=1), nn.LeakyReLU(0.2)]
         in_channels = width
     layers.append(nn.Flatten())
-    return nn.Sequential(*layers)
+    return nn.Sequential(*layers, *fully_connected(hidden_dims[-1] * feature_size**2, fc_dims))
+
+
+def fully_connected(in_features: int, widths: Sequence[int]) -> list[nn.Module]:
+    """Linear + LeakyReLU layers of the given widths."""
+    layers: list[nn.Module] = []
+    for width in widths:
+        layers += [nn.Linear(in_features, width), nn.LeakyReLU(0.2)]
+        in_features = width
+    return layers
 
 
 def decoder_trunk(hidden_dims: Sequence[int], out_channels: int, feature_size: int) -> nn.Sequential:

@@ -25,8 +25,9 @@ class VanillaVAE(BaseVAE):
         img_size: int = 32,
         hidden_dims: Sequence[int] | None = None,
         likelihood: str = "bernoulli",
+        fc_dims: Sequence[int] = (),
     ) -> None:
-        super().__init__(in_channels, latent_dim, img_size, hidden_dims, likelihood)
+        super().__init__(in_channels, latent_dim, img_size, hidden_dims, likelihood, fc_dims)
         self.posterior = GaussianPosterior(self.feature_dim, latent_dim)
 
     def encode(self, x: Tensor) -> list[Tensor]:
