@@ -269,3 +269,13 @@ def test_auto_fast_path_follows_the_cpu(monkeypatch, flags, amp, channels_last):
     assert step.autocast_dtype(cpu, "auto") == amp
     assert step.use_channels_last(cpu, "auto") is channels_last
     assert step.autocast_dtype(cpu, "bf16") == torch.bfloat16 and step.autocast_dtype(cpu, "fp32") is None
+
+
+def test_training_on_the_cpu_flushes_subnormal_floats_to_zero():
+    torch.set_flush_denormal(False)  # an earlier in-process run may have turned it on
+    assert (torch.tensor([1e-38]) * torch.tensor([1e-3])).item() != 0.0
+    try:
+        step.flush_denormals(torch.device("cpu"))
+        assert (torch.tensor([1e-38]) * torch.tensor([1e-3])).item() == 0.0
+    finally:
+        torch.set_flush_denormal(False)

@@ -42,6 +42,15 @@ def channels_last_pays(device: torch.device) -> bool:
     return device.type == "cuda" or "avx512f" in cpu_flags()
 
 
+def flush_denormals(device: torch.device) -> None:
+    """Subnormal floats take a slow path through x86 CPUs. As β-TCVAE's collapsed latents drive
+    weights and gradients toward zero, a dSprites run slowed from 1,080 to about 600 img/s; the
+    same step on its weights ran 1.65-1.70x faster with subnormals flushed to zero (side by side,
+    one thread). Values that small move no loss."""
+    if device.type == "cpu":
+        torch.set_flush_denormal(True)
+
+
 def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
     """None means plain fp32; "auto" picks bf16 where the hardware makes it pay."""
     if precision == "fp32":

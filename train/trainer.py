@@ -35,7 +35,7 @@ from vae_models import MODEL_TYPES, BaseVAE, ConditionalVAE
 from vae_models.data import ImageDataset, load_dataset
 
 from .checkpointing import STATE_NAME, load_training_state, save_training_state, write_atomically
-from .step import TrainingError, TrainingStep, autocast_dtype, use_channels_last
+from .step import TrainingError, TrainingStep, autocast_dtype, flush_denormals, use_channels_last
 
 MODEL_FILES = ("config.json", "model.safetensors")
 TRAINING_CONFIG_NAME = "training_config.json"
@@ -104,6 +104,7 @@ class Run:
         self.train_set = load_dataset(data["name"], "train", root=data["root"], download=data["download"])
         self.test_set = load_dataset(data["name"], "test", root=data["root"], download=data["download"])
         self.model = build_model(config["model"], self.train_set).to(self.device)
+        flush_denormals(self.device)
         amp_dtype = autocast_dtype(self.device, self.cfg["precision"])
         channels_last = use_channels_last(self.device, self.cfg["channels_last"])
         if channels_last:
