@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from train.step import cpu_supports_bf16
+from train.step import cpu_supports_bf16, flush_denormals
 
 from . import data_loading, interaction, startup, training
 from .timing import Timing, milliseconds
@@ -170,6 +170,7 @@ def run_data(quick: bool, report: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    flush_denormals(torch.device("cpu"))  # as training does
     report: dict[str, Any] = {"machine": machine(), "quick": args.quick}
     runners = {
         "training": lambda: run_training(args.quick, args.compile, report),

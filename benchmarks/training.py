@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from train.step import TrainingStep, autocast_dtype, flush_denormals, use_channels_last
+from train.step import TrainingStep, autocast_dtype, use_channels_last
 from vae_models import MODEL_TYPES, BaseVAE
 
 from .timing import Timing
@@ -74,7 +74,6 @@ def make_step(
     model: BaseVAE, device: torch.device, amp: torch.dtype | None, channels_last: bool, compile_model: bool = False
 ) -> TrainingStep:
     model = model.to(device)
-    flush_denormals(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-4)

@@ -96,6 +96,7 @@ class Run:
         self.cfg = config["train"]
         self.rank, self.world_size = _init_distributed()
         self.device = _device_for_rank(self.rank)
+        flush_denormals(self.device)
         self.out = Path(config["output_dir"])
         self.is_main = self.rank == 0
         seed_everything(config["seed"])
@@ -104,7 +105,6 @@ class Run:
         self.train_set = load_dataset(data["name"], "train", root=data["root"], download=data["download"])
         self.test_set = load_dataset(data["name"], "test", root=data["root"], download=data["download"])
         self.model = build_model(config["model"], self.train_set).to(self.device)
-        flush_denormals(self.device)
         amp_dtype = autocast_dtype(self.device, self.cfg["precision"])
         channels_last = use_channels_last(self.device, self.cfg["channels_last"])
         if channels_last:
