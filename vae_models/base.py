@@ -106,7 +106,10 @@ class BaseVAE(
             self._hub_mixin_config["hidden_dims"] = list(self.hidden_dims)
             self._hub_mixin_config["fc_dims"] = list(self.fc_dims)
 
-        self.encoder = encoder_trunk(in_channels + condition_dim, self.hidden_dims, self.feature_size, self.fc_dims)
+        self.encoder = nn.Sequential(
+            *encoder_trunk(in_channels + condition_dim, self.hidden_dims),
+            *fully_connected(self.conv_feature_dim, self.fc_dims),
+        )
         code_width = latent_dim + condition_dim
         self.decoder_fc = nn.Sequential(*fully_connected(code_width, self.fc_dims[::-1]))
         self.decoder_input = nn.Linear(self.fc_dims[0] if self.fc_dims else code_width, self.conv_feature_dim)

@@ -22,16 +22,13 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 
-def encoder_trunk(
-    in_channels: int, hidden_dims: Sequence[int], feature_size: int, fc_dims: Sequence[int] = ()
-) -> nn.Sequential:
-    """[B, in_channels, S, S] -> [B, fc_dims[-1]], or [B, hidden_dims[-1] * feature_size**2] without fc_dims."""
+def encoder_trunk(in_channels: int, hidden_dims: Sequence[int]) -> list[nn.Module]:
+    """[B, in_channels, S, S] -> [B, hidden_dims[-1] * (S / 2**len(hidden_dims))**2]."""
     layers: list[nn.Module] = []
     for width in hidden_dims:
         layers += [nn.Conv2d(in_channels, width, 3, stride=2, padding=1), nn.LeakyReLU(0.2)]
         in_channels = width
-    layers.append(nn.Flatten())
-    return nn.Sequential(*layers, *fully_connected(hidden_dims[-1] * feature_size**2, fc_dims))
+    return [*layers, nn.Flatten()]
 
 
 def fully_connected(in_features: int, widths: Sequence[int]) -> list[nn.Module]:
