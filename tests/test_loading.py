@@ -39,6 +39,7 @@ MODELS = {
     "wae": (WAE_MMD, {"reg_weight": 10.0, "kernel_type": "rbf"}),
     "betatc": (BetaTCVAE, {"beta": 3.0, "anneal_steps": 50}),
     "cvae": (ConditionalVAE, {"num_classes": 3}),
+    "broadcast": (BetaTCVAE, {"beta": 3.0, "decoder": "broadcast", "fc_dims": [16]}),
 }
 LAYERS = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
 
@@ -258,6 +259,8 @@ def test_unknown_config_keys(vanilla_dir, key):
         ({"hidden_dims": [8, -1]}, "hidden_dims[1] must be between"),
         ({"fc_dims": [8, 10**6]}, "fc_dims[1] must be between"),
         ({"likelihood": "poisson"}, "likelihood must be one of"),
+        ({"decoder": "pixelcnn"}, "decoder must be one of"),
+        ({"decoder": "broadcast", "hidden_dims": [8]}, "the broadcast decoder needs at least two hidden_dims"),
         ({"img_size": 128, "hidden_dims": [1024] * 7, "latent_dim": 1024}, "parameters, over the"),
         ({"model_type": "wae_mmd", "reg_weight": float("nan")}, "reg_weight must be a finite number"),
         ({"model_type": "betatc_vae", "anneal_steps": -1}, "anneal_steps must be between"),
@@ -279,6 +282,7 @@ def test_out_of_range_or_mistyped_config_is_refused_before_any_layer_is_built(
         {"latent_dim": 5},
         {"hidden_dims": [8, 16]},
         {"fc_dims": [16]},
+        {"decoder": "broadcast"},
         {"in_channels": 3},
         {"model_type": "wae_mmd"},  # fc_z missing, posterior.* unexpected
         {"model_type": "betatc_vae"},  # the anneal_step buffer missing

@@ -72,6 +72,40 @@ def test_fully_connected_layers_sit_between_the_convolutions_and_the_code(cls):
     assert model_weight_estimate(model) == exact
 
 
+@pytest.mark.parametrize("cls", MODEL_CLASSES)
+def test_the_broadcast_decoder_tiles_the_code_beside_coordinate_channels(cls):
+    model = tiny(cls, fc_dims=[12], decoder="broadcast").eval()
+    x = torch.rand(2, 1, 16, 16)
+    outputs, losses = forward_and_loss(model, x)
+    assert outputs[0].shape == x.shape and torch.isfinite(losses["loss"])
+    # The fully connected layers stay in the encoder; the decoder reads the code directly.
+    assert not hasattr(model, "decoder_fc") and not hasattr(model, "decoder_input")
+    broadcast = model.decoder[0]
+    code_width = 3 + getattr(model, "num_classes", 0)
+    assert broadcast.convolutions[0].in_channels == code_width + 2
+    # One upsampling fewer than the deconvolutional decoder: the grid is 16 / 2 = 8 wide.
+    assert sum(isinstance(m, torch.nn.ConvTranspose2d) for m in model.decoder) == 1
+    x_channel, y_channel = broadcast.coordinates[0]
+    assert torch.equal(x_channel[0], torch.linspace(-1, 1, 8)) and torch.equal(x_channel[:, 0], torch.full((8,), -1.0))
+    assert torch.equal(y_channel[:, 0], torch.linspace(-1, 1, 8)) and torch.equal(y_channel[0], torch.full((8,), -1.0))
+    # The coordinates are rebuilt from the config, never read from a checkpoint.
+    assert not any("coordinates" in key for key in model.state_dict())
+    exact = sum(p.numel() for name, p in model.named_parameters() if name.endswith("weight"))
+    assert model_weight_estimate(model) == exact
+
+
+def test_the_broadcast_decoder_reads_the_coordinates():
+    # A tiled code alone is the same in every cell, and 3x3 convolutions keep it so away
+    # from the padded border. With the coordinates the interior varies from cell to cell.
+    broadcast = tiny(VanillaVAE, decoder="broadcast").decoder[0]
+    with torch.no_grad():
+        interior = broadcast(torch.randn(2, 3))[:, :, 2:-2, 2:-2]
+        broadcast.coordinates = torch.zeros_like(broadcast.coordinates)
+        without_coordinates = broadcast(torch.randn(2, 3))[:, :, 2:-2, 2:-2]
+    assert interior.std(dim=(2, 3)).min() > 1e-4
+    assert without_coordinates.std(dim=(2, 3)).max() < 1e-6
+
+
 def model_weight_estimate(model):
     from vae_models.base import estimate_parameter_count
 
@@ -154,6 +188,8 @@ def test_sample_is_seeded_and_temperature_scales_the_codes():
         ({"fc_dims": [16, 0]}, "fc_dims[1]"),
         ({"fc_dims": [8] * 5}, "len(fc_dims)"),
         ({"likelihood": "laplace"}, "likelihood"),
+        ({"decoder": "upconv"}, "decoder must be one of"),
+        ({"decoder": "broadcast", "hidden_dims": [8]}, "the broadcast decoder needs at least two hidden_dims"),
     ],
 )
 def test_bad_constructor_arguments_name_the_argument(overrides, message):

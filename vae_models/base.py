@@ -25,12 +25,13 @@ from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
 from torch import Tensor, nn
 
 from .checks import require_choice, require_int
-from .layers import decoder_trunk, encoder_trunk, fully_connected
+from .layers import broadcast_decoder, decoder_trunk, encoder_trunk, fully_connected
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 IMAGE_SIZES = (16, 32, 64, 128)
 LIKELIHOODS = ("bernoulli", "gaussian")
+DECODERS = ("deconv", "broadcast")
 DEFAULT_HIDDEN_DIMS = (32, 64, 128, 256, 512)
 MAX_PARAMETERS = 100_000_000
 
@@ -86,6 +87,7 @@ class BaseVAE(
         hidden_dims: Sequence[int] | None,
         likelihood: str,
         fc_dims: Sequence[int] = (),
+        decoder: str = "deconv",
         *,
         condition_dim: int = 0,
         code_heads: int = 2,
@@ -97,6 +99,9 @@ class BaseVAE(
         self.likelihood = require_choice("likelihood", likelihood, LIKELIHOODS)
         self.hidden_dims = _check_hidden_dims(hidden_dims, img_size)
         self.fc_dims = _check_widths("fc_dims", fc_dims, 0, 4, max_width=4096)
+        self.decoder_type = require_choice("decoder", decoder, DECODERS)
+        if self.decoder_type == "broadcast" and len(self.hidden_dims) < 2:
+            raise ValueError(f"the broadcast decoder needs at least two hidden_dims, got {self.hidden_dims}")
         self.feature_size = img_size // 2 ** len(self.hidden_dims)
         self.conv_feature_dim = self.hidden_dims[-1] * self.feature_size**2
         self.feature_dim = self.fc_dims[-1] if self.fc_dims else self.conv_feature_dim
@@ -111,13 +116,18 @@ class BaseVAE(
             *fully_connected(self.conv_feature_dim, self.fc_dims),
         )
         code_width = latent_dim + condition_dim
-        self.decoder_fc = nn.Sequential(*fully_connected(code_width, self.fc_dims[::-1]))
-        self.decoder_input = nn.Linear(self.fc_dims[0] if self.fc_dims else code_width, self.conv_feature_dim)
-        self.decoder = decoder_trunk(self.hidden_dims, in_channels, self.feature_size)
+        if self.decoder_type == "broadcast":
+            self.decoder = broadcast_decoder(code_width, self.hidden_dims, in_channels, self.feature_size)
+        else:
+            self.decoder_fc = nn.Sequential(*fully_connected(code_width, self.fc_dims[::-1]))
+            self.decoder_input = nn.Linear(self.fc_dims[0] if self.fc_dims else code_width, self.conv_feature_dim)
+            self.decoder = decoder_trunk(self.hidden_dims, in_channels, self.feature_size)
 
     # --- decoding and sampling -------------------------------------------------
 
     def decode_logits(self, z: Tensor) -> Tensor:
+        if self.decoder_type == "broadcast":
+            return self.decoder(z)
         return self.decoder(self.decoder_input(self.decoder_fc(z)))
 
     def decode(self, z: Tensor) -> Tensor:
@@ -240,16 +250,22 @@ def _check_widths(name: str, widths: Sequence[int], min_depth: int, max_depth: i
 
 
 def estimate_parameter_count(model: BaseVAE, condition_dim: int, code_heads: int) -> int:
-    """The number of weights, biases aside: convolutions, fully connected layers (encoder and mirror) and code."""
+    """The number of weights, biases aside: convolutions, fully connected layers and code heads."""
 
     def pairs(widths: Sequence[int]) -> int:
         return sum(a * b for a, b in itertools.pairwise(widths))
 
     encoder_convs = 9 * pairs([model.in_channels + condition_dim, *model.hidden_dims])
-    decoder_convs = 9 * pairs([*model.hidden_dims[::-1], model.in_channels])
-    fully_connected = 2 * pairs([model.conv_feature_dim, *model.fc_dims])
-    code = model.feature_dim * (code_heads * model.latent_dim + model.latent_dim + condition_dim)
-    return encoder_convs + decoder_convs + fully_connected + code
+    encoder_fc = pairs([model.conv_feature_dim, *model.fc_dims])
+    code = model.feature_dim * code_heads * model.latent_dim
+    code_width = model.latent_dim + condition_dim
+    if model.decoder_type == "broadcast":
+        widths = model.hidden_dims[-2::-1]
+        decoder = 9 * pairs([code_width + 2, widths[0], *widths, model.in_channels])
+    else:
+        decoder_fc = pairs([code_width, *model.fc_dims[::-1], model.conv_feature_dim])
+        decoder = decoder_fc + 9 * pairs([*model.hidden_dims[::-1], model.in_channels])
+    return encoder_convs + encoder_fc + code + decoder
 
 
 def _check_parameter_count(model: BaseVAE, condition_dim: int, code_heads: int) -> None:

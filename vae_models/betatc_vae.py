@@ -94,13 +94,14 @@ class BetaTCVAE(VanillaVAE):
         anneal_steps: int = 0,
         estimator: str = "mss",
         fc_dims: Sequence[int] = (),
+        decoder: str = "deconv",
     ) -> None:
         self.alpha = require_float("alpha", alpha, 0.0)
         self.beta = require_float("beta", beta, 0.0)
         self.gamma = require_float("gamma", gamma, 0.0)
         self.anneal_steps = require_int("anneal_steps", anneal_steps, 0, 10**9)
         self.estimator = require_choice("estimator", estimator, ("mss", "mws"))
-        super().__init__(in_channels, latent_dim, img_size, hidden_dims, likelihood, fc_dims)
+        super().__init__(in_channels, latent_dim, img_size, hidden_dims, likelihood, fc_dims, decoder)
         self.register_buffer("anneal_step", torch.zeros((), dtype=torch.long))
 
     def forward(self, x: Tensor, **kwargs: Any) -> list[Tensor]:

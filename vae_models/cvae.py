@@ -38,9 +38,12 @@ class ConditionalVAE(BaseVAE):
         likelihood: str = "bernoulli",
         num_classes: int = 10,
         fc_dims: Sequence[int] = (),
+        decoder: str = "deconv",
     ) -> None:
         self.num_classes = require_int("num_classes", num_classes, 2, 1000)
-        super().__init__(in_channels, latent_dim, img_size, hidden_dims, likelihood, fc_dims, condition_dim=num_classes)
+        super().__init__(
+            in_channels, latent_dim, img_size, hidden_dims, likelihood, fc_dims, decoder, condition_dim=num_classes
+        )
         self.posterior = GaussianPosterior(self.feature_dim, latent_dim)
 
     def one_hot(self, labels: LabelsLike | None, batch_size: int, device: torch.device) -> Tensor:

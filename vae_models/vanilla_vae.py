@@ -26,8 +26,9 @@ class VanillaVAE(BaseVAE):
         hidden_dims: Sequence[int] | None = None,
         likelihood: str = "bernoulli",
         fc_dims: Sequence[int] = (),
+        decoder: str = "deconv",
     ) -> None:
-        super().__init__(in_channels, latent_dim, img_size, hidden_dims, likelihood, fc_dims)
+        super().__init__(in_channels, latent_dim, img_size, hidden_dims, likelihood, fc_dims, decoder)
         self.posterior = GaussianPosterior(self.feature_dim, latent_dim)
 
     def encode(self, x: Tensor) -> list[Tensor]:

@@ -38,11 +38,12 @@ class WAE_MMD(BaseVAE):
         kernel_type: str = "imq",
         latent_var: float = 1.0,
         fc_dims: Sequence[int] = (),
+        decoder: str = "deconv",
     ) -> None:
         self.reg_weight = require_float("reg_weight", reg_weight, 0.0)
         self.kernel_type = require_choice("kernel_type", kernel_type, ("imq", "rbf"))
         self.latent_var = require_float("latent_var", latent_var, 0.0, allow_low=False)
-        super().__init__(in_channels, latent_dim, img_size, hidden_dims, likelihood, fc_dims, code_heads=1)
+        super().__init__(in_channels, latent_dim, img_size, hidden_dims, likelihood, fc_dims, decoder, code_heads=1)
         self.fc_z = nn.Linear(self.feature_dim, latent_dim)
 
     def encode(self, x: Tensor) -> list[Tensor]:
