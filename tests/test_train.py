@@ -106,11 +106,23 @@ def latents_metrics(shares: list[list[float]]) -> dict:
 
 
 def test_the_card_names_what_each_latent_moves_and_says_when_they_are_entangled():
-    aligned = card._latents_section(latents_metrics([[0.9, 0.1], [0.05, 0.8], [0.0, 0.0]]), [0, 1])
+    metrics = latents_metrics([[0.9, 0.1], [0.05, 0.8], [0.0, 0.0]])
+    metrics["kl_per_dim"][2] = 0.01
+    aligned = card._latents_section(metrics, [0, 1])
     assert "| z0 | 2.00 | shape | 0.90 | 0.10 |" in aligned and "| z1 | 2.00 | posX | 0.80 | 0.05 |" in aligned
     assert "Inactive (collapsed to the prior): z2." in aligned and "entangled" not in aligned
+    assert "Informative" not in aligned
     tangled = card._latents_section(latents_metrics([[0.2, 0.15], [0.1, 0.12]]), [0, 1])
     assert "No latent holds more than 20% of any factor's entropy: the factors are entangled" in tangled
+
+
+def test_the_card_does_not_call_a_latent_with_a_narrow_code_but_real_kl_collapsed():
+    # On dSprites at β = 6, two latents hold shape with KL 0.7 nats while their means vary by ~0.07.
+    metrics = latents_metrics([[0.9, 0.1], [0.05, 0.8], [0.5, 0.0], [0.0, 0.0]])
+    metrics["kl_per_dim"][2:] = [0.65, 0.0]
+    text = card._latents_section(metrics, [0, 1])
+    assert "so left out of the ±3 sweep: z2 (KL 0.65 nats; shape 0.50)." in text
+    assert "Inactive (collapsed to the prior): z3." in text
 
 
 @pytest.mark.slow

@@ -145,6 +145,7 @@ def _metrics_table(metrics: dict) -> str:
 
 
 ENTANGLED_SHARE = 0.5  # below this, no latent can be said to "be" a factor
+COLLAPSED_KL = 0.1  # nats: a latent below this says next to nothing about the image
 
 
 def _latents_section(metrics: dict, traversal_dims: list[int]) -> str:
@@ -165,8 +166,20 @@ def _latents_section(metrics: dict, traversal_dims: list[int]) -> str:
     for dim in traversal_dims:
         factor, share, runner_up = dominant[dim]
         rows.append(f"| z{dim} | {kl[dim]:.2f} | {names[factor]} | {share:.2f} | {runner_up:.2f} |")
-    inactive = [f"z{d}" for d in range(len(variances)) if d not in traversal_dims]
-    note = f"\n\nInactive (collapsed to the prior): {', '.join(inactive)}." if inactive else ""
+    others = [d for d in range(len(variances)) if d not in traversal_dims]
+    quiet = [d for d in others if kl[d] >= COLLAPSED_KL]
+    collapsed = [f"z{d}" for d in others if d not in quiet]
+    note = ""
+    if quiet:
+        described = ", ".join(
+            f"z{d} (KL {kl[d]:.2f} nats; {names[dominant[d][0]]} {dominant[d][1]:.2f})" for d in quiet
+        )
+        note += (
+            "\n\nInformative, but with means that barely move (code variance ≤ 0.01), so left out of the "
+            f"±3 sweep: {described}."
+        )
+    if collapsed:
+        note += f"\n\nInactive (collapsed to the prior): {', '.join(collapsed)}."
     largest = max(dominant[dim][1] for dim in traversal_dims)
     if largest < ENTANGLED_SHARE:
         note += (
