@@ -19,6 +19,7 @@ from vae_models.latent import (
 )
 from vae_models.metrics import (
     aggregate_posterior_mmd,
+    decode_all,
     discretise,
     dominant_factors,
     encode_all,
@@ -459,14 +460,17 @@ def test_conditional_vae_kl_uses_the_labels():
 
 
 @pytest.mark.parametrize("cls", [VanillaVAE, ConditionalVAE])
-def test_encode_all_returns_the_posterior_means_across_batches(cls):
+def test_encode_all_and_decode_all_give_the_posterior_means_and_reconstructions_across_batches(cls):
     model = tiny_vae(cls, **({"num_classes": 3} if cls is ConditionalVAE else {}))
     x, labels = random_images(300, seed=10), torch.arange(300) % 3  # more than one batch of 256
     codes = encode_all(model, x, labels)
+    reconstructions = decode_all(model, codes, labels)
+    extra = {"labels": labels} if cls is ConditionalVAE else {}
     with torch.no_grad():
-        expected = model.embed(x, labels=labels) if cls is ConditionalVAE else model.embed(x)
+        expected_codes, expected_images = model.embed(x, **extra), model.generate(x, **extra)
     assert codes.shape == (300, 2) and codes.dtype == torch.float32
-    assert torch.allclose(codes, expected, rtol=1e-5, atol=1e-6)
+    assert torch.allclose(codes, expected_codes, rtol=1e-5, atol=1e-6)
+    assert reconstructions.shape == x.shape and torch.allclose(reconstructions, expected_images, atol=1e-6)
 
 
 # --- aggregate posterior MMD ---------------------------------------------------------------

@@ -18,7 +18,9 @@ import torch
 from train import card, step
 from train.__main__ import main
 from train.checkpointing import STATE_NAME
-from vae_models import load_model
+from train.evaluate import classifier_verdicts, stack
+from vae_models import VanillaVAE, load_model
+from vae_models.data import load_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "train" / "configs"
@@ -68,7 +70,7 @@ def test_evaluate_writes_metrics_and_the_latent_cache(tmp_path):
         assert metrics[key] > 0
     # The importance-weighted bound is tighter than the ELBO.
     assert metrics["iwae_nll_nats"] <= metrics["negative_elbo_nats"] + 1e-3
-    assert 0 <= metrics["conditional_accuracy"] <= 1
+    assert 0 <= metrics["conditional_accuracy"] <= 1 and 0 <= metrics["reconstruction_accuracy"] <= 1
     assert metrics["classifier_test_accuracy"] > 0.9
     assert len(metrics["kl_per_dim"]) == 4
     cache = safetensors.torch.load_file(str(out / "latents.safetensors"))
@@ -88,6 +90,16 @@ def test_evaluate_writes_metrics_and_the_latent_cache(tmp_path):
     for image in ("samples.png", "reconstructions.png", "traversal.png"):
         assert f"]({image})" in text and (published / image).stat().st_size > 0
     assert f"{folder_row(published)}" in card.summary_table([published])
+
+
+def test_the_judge_scores_each_reconstruction_against_its_own_images_class():
+    train_set, test_set = load_dataset("digits", "train"), load_dataset("digits", "test")
+    images, labels = stack(test_set)
+    model = VanillaVAE(in_channels=1, latent_dim=2, img_size=32, hidden_dims=[8, 16]).eval()
+    faithful = classifier_verdicts(model, train_set, images, labels, images, seed=0)
+    assert faithful["reconstruction_accuracy"] == faithful["classifier_test_accuracy"] > 0.9
+    shuffled = images[torch.randperm(len(images), generator=torch.Generator().manual_seed(0))]
+    assert classifier_verdicts(model, train_set, images, labels, shuffled, seed=0)["reconstruction_accuracy"] < 0.3
 
 
 def folder_row(folder: Path) -> str:

@@ -52,6 +52,7 @@ METRIC_ROWS = (
     ("active_units", "active units (code variance > 0.01)"),
     ("mmd_aggregate_posterior", "MMD² of aggregate posterior vs prior"),
     ("mig", "MIG (disentanglement_lib protocol)"),
+    ("reconstruction_accuracy", "test reconstructions classified as their image's class"),
     ("conditional_accuracy", "class-conditioned samples classified as asked"),
     ("sample_frechet_distance", "sample Fréchet distance (classifier features)"),
     ("classifier_test_accuracy", "judge classifier's test accuracy"),
@@ -195,10 +196,19 @@ def _latents_section(metrics: dict, traversal_dims: list[int]) -> str:
 def summary_table(folders: list[Path]) -> str:
     """One row per shipped checkpoint, for the README: the figures every user asks about first."""
     rows = [
-        "| checkpoint | test NLL (IWAE) | recon. | KL | active | MIG | cond. acc. | sample FD | train min |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| checkpoint | test NLL (IWAE) | recon. | recon. acc. | KL | active | MIG | cond. acc. | sample FD "
+        "| train min |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    keys = ("iwae_nll_nats", "reconstruction_nats", "kl_nats", "active_units", "mig", "conditional_accuracy")
+    keys = (
+        "iwae_nll_nats",
+        "reconstruction_nats",
+        "reconstruction_accuracy",
+        "kl_nats",
+        "active_units",
+        "mig",
+        "conditional_accuracy",
+    )
     for folder in folders:
         metrics = json.loads((folder / "metrics.json").read_text())
         minutes = metrics["training_seconds"] / 60 if "training_seconds" in metrics else None

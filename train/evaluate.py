@@ -22,6 +22,7 @@ from vae_models.data import DatasetUnavailableError, ImageDataset, load_dataset
 from vae_models.latent import pca_projection, save_latent_cache, tsne_projection
 from vae_models.metrics import (
     aggregate_posterior_mmd,
+    decode_all,
     encode_all,
     frechet_distance,
     likelihood_metrics,
@@ -63,39 +64,57 @@ def evaluate_checkpoint(folder: str | Path, *, config: dict[str, Any] | None = N
     subset = slice(0, MAX_LIKELIHOOD_IMAGES)
     metrics |= likelihood_metrics(model, test_images[subset], test_labels[subset])
     metrics["mmd_aggregate_posterior"] = aggregate_posterior_mmd(model, test_images, test_labels)
-    codes = encode_all(model, test_images, test_labels).numpy()
+    codes = encode_all(model, test_images, test_labels)
     if test_set.factors is not None:
-        metrics |= mig(codes, test_set.factors.numpy())
+        metrics |= mig(codes.numpy(), test_set.factors.numpy())
         metrics["factor_names"] = list(test_set.factor_names)
-    metrics |= sample_quality(model, train_set, test_images, test_labels, seed=config["seed"])
+    reconstructions = decode_all(model, codes, test_labels)
+    metrics |= classifier_verdicts(model, train_set, test_images, test_labels, reconstructions, seed=config["seed"])
     metrics["evaluation_seconds"] = round(time.perf_counter() - started, 1)
 
-    write_latent_cache(folder, codes, test_labels.numpy(), test_set.factors)
+    write_latent_cache(folder, codes.numpy(), test_labels.numpy(), test_set.factors)
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
 
 
-def sample_quality(
-    model: Any, train_set: ImageDataset, test_images: torch.Tensor, test_labels: torch.Tensor, seed: int
+def classifier_verdicts(
+    model: Any,
+    train_set: ImageDataset,
+    test_images: torch.Tensor,
+    test_labels: torch.Tensor,
+    reconstructions: torch.Tensor,
+    seed: int,
 ) -> dict[str, float]:
-    """Fréchet distance of prior samples to test images in a real-data classifier's features."""
+    """What a classifier trained on real images makes of the model's output.
+
+    Its accuracy on the test reconstructions says whether they keep their class (the digit, or
+    the sprite's shape) to the eye; the conditional VAE's samples are judged against the class
+    asked for; and prior samples are compared to test images in its features (Fréchet distance).
+    """
     images, labels = stack(train_set, MAX_CLASSIFIER_IMAGES, seed)
     num_classes = len(train_set.class_names)
     classifier = train_classifier(images, labels, num_classes, seed=seed)
-    result = {"classifier_test_accuracy": (classifier.predict(test_images) == test_labels).float().mean().item()}
+    result = {
+        "classifier_test_accuracy": _accuracy(classifier.predict(test_images), test_labels),
+        "reconstruction_accuracy": _accuracy(classifier.predict(reconstructions), test_labels),
+    }
     generator = torch.Generator().manual_seed(seed)
     device = next(model.parameters()).device
     with torch.inference_mode():
         if isinstance(model, ConditionalVAE):
             asked = torch.arange(FRECHET_SAMPLES) % num_classes
             samples = model.sample(FRECHET_SAMPLES, device, labels=asked.to(device), generator=generator).cpu()
-            result["conditional_accuracy"] = (classifier.predict(samples) == asked).float().mean().item()
+            result["conditional_accuracy"] = _accuracy(classifier.predict(samples), asked)
         else:
             samples = model.sample(FRECHET_SAMPLES, device, generator=generator).cpu()
     real = classifier.embed(test_images).numpy()
     fake = classifier.embed(samples.float()).numpy()
     result["sample_frechet_distance"] = frechet_distance(real, fake)
     return result
+
+
+def _accuracy(predicted: torch.Tensor, expected: torch.Tensor) -> float:
+    return (predicted == expected).float().mean().item()
 
 
 def write_latent_cache(folder: Path, codes: np.ndarray, labels: np.ndarray, factors: torch.Tensor | None) -> None:

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -41,11 +41,21 @@ def label_kwargs(model: BaseVAE, labels: Tensor) -> dict[str, Any]:
 @torch.inference_mode()
 def encode_all(model: BaseVAE, images: Tensor, labels: Tensor) -> Tensor:
     """The deterministic codes (posterior means, or z for the WAE) of every image."""
+    return _in_batches(model.embed, model, images, labels)
+
+
+@torch.inference_mode()
+def decode_all(model: BaseVAE, codes: Tensor, labels: Tensor) -> Tensor:
+    """The images that codes decode to: the reconstructions, for the codes of encode_all."""
+    return _in_batches(model.decode, model, codes, labels)
+
+
+def _in_batches(method: Callable[..., Tensor], model: BaseVAE, inputs: Tensor, labels: Tensor) -> Tensor:
     device = next(model.parameters()).device
-    codes = [
-        model.embed(x.to(device), **label_kwargs(model, y.to(device))).float().cpu() for x, y in batches(images, labels)
+    outputs = [
+        method(x.to(device), **label_kwargs(model, y.to(device))).float().cpu() for x, y in batches(inputs, labels)
     ]
-    return torch.cat(codes)
+    return torch.cat(outputs)
 
 
 @torch.inference_mode()
