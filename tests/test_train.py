@@ -86,6 +86,8 @@ def test_evaluate_writes_metrics_and_the_latent_cache(tmp_path):
     text = (published / "README.md").read_text()
     assert text.startswith("---\n") and "library_name: pytorch" in text
     assert f"| {metrics['conditional_accuracy']:.4g} |" in text  # every figure comes from metrics.json
+    per_class = metrics["reconstruction_accuracy_per_class"]
+    assert f"| … by class | 0: {per_class[0]:.2f}, 1: {per_class[1]:.2f}, " in text
     assert "python -m train checkpoints/published/training_config.json" in text
     for image in ("samples.png", "reconstructions.png", "traversal.png"):
         assert f"]({image})" in text and (published / image).stat().st_size > 0
@@ -98,8 +100,19 @@ def test_the_judge_scores_each_reconstruction_against_its_own_images_class():
     model = VanillaVAE(in_channels=1, latent_dim=2, img_size=32, hidden_dims=[8, 16]).eval()
     faithful = classifier_verdicts(model, train_set, images, labels, images, seed=0)
     assert faithful["reconstruction_accuracy"] == faithful["classifier_test_accuracy"] > 0.9
+    per_class = faithful["reconstruction_accuracy_per_class"]
+    counts = torch.bincount(labels, minlength=10)
+    assert len(per_class) == 10 and min(per_class) > 0.5
+    assert sum(a * n for a, n in zip(per_class, counts.tolist(), strict=True)) / len(labels) == pytest.approx(
+        faithful["reconstruction_accuracy"]
+    )
     shuffled = images[torch.randperm(len(images), generator=torch.Generator().manual_seed(0))]
     assert classifier_verdicts(model, train_set, images, labels, shuffled, seed=0)["reconstruction_accuracy"] < 0.3
+
+
+def test_the_card_lists_per_class_figures_by_name_and_skips_classes_the_test_set_lacks():
+    assert card._metric_value([0.5, None, 1.0], ["square", "ellipse", "heart"]) == "square: 0.50, heart: 1.00"
+    assert card._metric_value(0.123456, None) == "0.1235" and card._metric_value(7, None) == "7"
 
 
 def folder_row(folder: Path) -> str:

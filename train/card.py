@@ -53,6 +53,7 @@ METRIC_ROWS = (
     ("mmd_aggregate_posterior", "MMD² of aggregate posterior vs prior"),
     ("mig", "MIG (disentanglement_lib protocol)"),
     ("reconstruction_accuracy", "test reconstructions classified as their image's class"),
+    ("reconstruction_accuracy_per_class", "… by class"),
     ("conditional_accuracy", "class-conditioned samples classified as asked"),
     ("sample_frechet_distance", "sample Fréchet distance (classifier features)"),
     ("classifier_test_accuracy", "judge classifier's test accuracy"),
@@ -140,9 +141,14 @@ def _metrics_table(metrics: dict) -> str:
     rows = ["| metric | value |", "| --- | --- |"]
     for key, label in METRIC_ROWS:
         if key in metrics:
-            value = metrics[key]
-            rows.append(f"| {label} | {value:.4g} |" if isinstance(value, float) else f"| {label} | {value} |")
+            rows.append(f"| {label} | {_metric_value(metrics[key], metrics.get('class_names'))} |")
     return "\n".join(rows)
+
+
+def _metric_value(value: Any, class_names: list[str] | None) -> str:
+    if isinstance(value, list):  # one figure per class
+        return ", ".join(f"{name}: {v:.2f}" for name, v in zip(class_names or [], value, strict=True) if v is not None)
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 ENTANGLED_SHARE = 0.5  # below this, no latent can be said to "be" a factor

@@ -84,7 +84,7 @@ def classifier_verdicts(
     test_labels: torch.Tensor,
     reconstructions: torch.Tensor,
     seed: int,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """What a classifier trained on real images makes of the model's output.
 
     Its accuracy on the test reconstructions says whether they keep their class (the digit, or
@@ -94,9 +94,15 @@ def classifier_verdicts(
     images, labels = stack(train_set, MAX_CLASSIFIER_IMAGES, seed)
     num_classes = len(train_set.class_names)
     classifier = train_classifier(images, labels, num_classes, seed=seed)
-    result = {
+    judged = classifier.predict(reconstructions)
+    result: dict[str, Any] = {
         "classifier_test_accuracy": _accuracy(classifier.predict(test_images), test_labels),
-        "reconstruction_accuracy": _accuracy(classifier.predict(reconstructions), test_labels),
+        "reconstruction_accuracy": _accuracy(judged, test_labels),
+        # None where the test set has no image of a class.
+        "reconstruction_accuracy_per_class": [
+            _accuracy(judged[test_labels == c], test_labels[test_labels == c]) if (test_labels == c).any() else None
+            for c in range(num_classes)
+        ],
     }
     generator = torch.Generator().manual_seed(seed)
     device = next(model.parameters()).device
