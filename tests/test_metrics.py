@@ -10,7 +10,6 @@ import torch
 import torch.nn.functional as F
 
 from vae_models import WAE_MMD, ConditionalVAE, VanillaVAE
-from vae_models.data import dsprites_index_to_classes, render_dsprites
 from vae_models.latent import (
     LATENT_CACHE_NAME,
     load_latent_cache,
@@ -29,7 +28,6 @@ from vae_models.metrics import (
     likelihood_metrics,
     mig,
     mutual_information_matrix,
-    nearest_dsprites_shape,
 )
 
 LOG_2PI = math.log(2 * math.pi)
@@ -473,18 +471,6 @@ def test_encode_all_and_decode_all_give_the_posterior_means_and_reconstructions_
     assert codes.shape == (300, 2) and codes.dtype == torch.float32
     assert torch.allclose(codes, expected_codes, rtol=1e-5, atol=1e-6)
     assert reconstructions.shape == x.shape and torch.allclose(reconstructions, expected_images, atol=1e-6)
-
-
-def test_nearest_dsprites_shape_names_the_shape_drawn_even_when_its_edges_are_soft():
-    factors = torch.from_numpy(dsprites_index_to_classes(np.arange(0, 737_280, 2_459)))  # every shape, all factors
-    exact = render_dsprites(factors)
-    assert torch.equal(nearest_dsprites_shape(exact, factors, batch_size=100), factors[:, 0])
-    # A reconstruction is a soft image: blurred, the sprites keep their shape.
-    soft = F.avg_pool2d(exact, 3, stride=1, padding=1, count_include_pad=False)
-    assert (nearest_dsprites_shape(soft, factors) == factors[:, 0]).float().mean() > 0.95
-    # Drawn as the next shape at the same scale, orientation and position, they are judged that shape.
-    swapped = torch.cat([(factors[:, :1] + 1) % 3, factors[:, 1:]], 1)
-    assert torch.equal(nearest_dsprites_shape(render_dsprites(swapped), factors), swapped[:, 0])
 
 
 # --- aggregate posterior MMD ---------------------------------------------------------------

@@ -24,7 +24,6 @@ from torch import Tensor
 from .base import BaseVAE, gaussian_kl_per_dim
 from .betatc_vae import log_normal
 from .cvae import ConditionalVAE
-from .data.dsprites import DSPRITES_SHAPES, render_dsprites
 from .wae_mmd import WAE_MMD
 
 ACTIVE_UNIT_THRESHOLD = 0.01
@@ -57,23 +56,6 @@ def _in_batches(method: Callable[..., Tensor], model: BaseVAE, inputs: Tensor, l
         method(x.to(device), **label_kwargs(model, y.to(device))).float().cpu() for x, y in batches(inputs, labels)
     ]
     return torch.cat(outputs)
-
-
-def nearest_dsprites_shape(images: Tensor, factors: Tensor, batch_size: int = 1000) -> Tensor:
-    """For each image [N, 1, 64, 64], the shape whose exact rendering at the image's own scale,
-    orientation and position (factor classes [N, 5]) is nearest in squared error."""
-    nearest = []
-    for start in range(0, len(images), batch_size):
-        batch, classes = images[start : start + batch_size].float(), factors[start : start + batch_size]
-        distances = [
-            (batch - render_dsprites(torch.cat([torch.full_like(classes[:, :1], shape), classes[:, 1:]], 1)))
-            .pow(2)
-            .flatten(1)
-            .sum(1)
-            for shape in range(len(DSPRITES_SHAPES))
-        ]
-        nearest.append(torch.stack(distances, 1).argmin(1))
-    return torch.cat(nearest)
 
 
 @torch.inference_mode()
