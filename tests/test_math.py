@@ -251,3 +251,17 @@ def test_annealing_scales_the_regulariser_during_warm_up():
     regulariser = losses["MI_Loss"] + 6.0 * losses["TC_Loss"] + losses["KLD"]
     expected = losses["Reconstruction_Loss"] + 0.1 * regulariser
     assert losses["loss"].item() == pytest.approx(expected.item(), rel=1e-9)
+
+
+def test_total_correlation_weight_is_one_until_the_ramp_then_rises_linearly_to_beta():
+    model = tiny(BetaTCVAE, beta=5.0, beta_ramp_start=2, beta_ramp_steps=4)
+    x = torch.rand(4, 1, 16, 16)
+    weights = []
+    for _ in range(8):
+        losses = model.loss_function(*model(x), dataset_size=100)
+        weights.append(model.tc_weight())
+        regulariser = losses["MI_Loss"] + weights[-1] * losses["TC_Loss"] + losses["KLD"]
+        assert losses["loss"].item() == pytest.approx((losses["Reconstruction_Loss"] + regulariser).item(), rel=1e-9)
+    # Steps 1..8 (the counter advances before the loss): 1 until step 2, then +1 a step up to β.
+    assert weights == pytest.approx([1.0, 1.0, 2.0, 3.0, 4.0, 5.0, 5.0, 5.0])
+    assert tiny(BetaTCVAE, beta=5.0).tc_weight() == 5.0, "no ramp: β from the first step"

@@ -206,6 +206,8 @@ def test_bad_constructor_arguments_name_the_argument(overrides, message):
         (BetaTCVAE, {"estimator": "exact"}, "estimator"),
         (BetaTCVAE, {"beta": -1.0}, "beta"),
         (BetaTCVAE, {"anneal_steps": 1.5}, "anneal_steps"),
+        (BetaTCVAE, {"beta_ramp_start": -1}, "beta_ramp_start"),
+        (BetaTCVAE, {"beta_ramp_steps": "2880"}, "beta_ramp_steps"),
         (ConditionalVAE, {"num_classes": 1}, "num_classes"),
     ],
 )
