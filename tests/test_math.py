@@ -265,3 +265,16 @@ def test_total_correlation_weight_is_one_until_the_ramp_then_rises_linearly_to_b
     # Steps 1..8 (the counter advances before the loss): 1 until step 2, then +1 a step up to β.
     assert weights == pytest.approx([1.0, 1.0, 2.0, 3.0, 4.0, 5.0, 5.0, 5.0])
     assert tiny(BetaTCVAE, beta=5.0).tc_weight() == 5.0, "no ramp: β from the first step"
+
+
+def test_closed_form_kl_replaces_the_sampled_sum_of_the_three_terms():
+    model = tiny(BetaTCVAE, alpha=2.0, beta=5.0, gamma=3.0, kl_estimate="closed_form")
+    x = torch.rand(6, 1, 16, 16)
+    recons, _, mu, log_var, z = model(x)
+    losses = model.loss_function(recons, x, mu, log_var, z, dataset_size=300)
+    closed_form = (0.5 * (mu.pow(2) + log_var.exp() - 1.0 - log_var)).sum(1).mean()
+    excess = 1.0 * losses["MI_Loss"] + 4.0 * losses["TC_Loss"] + 2.0 * losses["KLD"]
+    expected = losses["Reconstruction_Loss"] + closed_form + excess
+    assert losses["loss"].item() == pytest.approx(expected.item(), rel=1e-6)
+    with pytest.raises(ValueError, match="kl_estimate"):
+        tiny(BetaTCVAE, kl_estimate="exact")
