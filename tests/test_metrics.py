@@ -24,10 +24,12 @@ from vae_models.metrics import (
     dominant_factors,
     encode_all,
     frechet_distance,
+    is_binary,
     kl_order,
     likelihood_metrics,
     mig,
     mutual_information_matrix,
+    overlap,
 )
 
 LOG_2PI = math.log(2 * math.pi)
@@ -642,3 +644,33 @@ def test_the_judge_classifier_learns_the_digits_and_is_deterministic():
     assert torch.get_num_threads() == threads
     for (name, a), (_, b) in zip(judges[0].state_dict().items(), judges[1].state_dict().items(), strict=True):
         assert torch.equal(a, b), name
+
+
+# --- reconstruction overlap ------------------------------------------------------------------
+
+
+def test_overlap_is_intersection_over_union_of_the_pixels_above_one_half():
+    image = torch.zeros(4, 1, 4, 4)
+    image[:, :, :2, :2] = 1.0  # a 2x2 block: 4 pixels
+    reconstruction = torch.zeros(4, 1, 4, 4)
+    reconstruction[0, :, :2, :2] = 0.9  # the same block
+    reconstruction[1, :, :2, :] = 0.6  # the block and 4 more pixels: 4 / 8
+    reconstruction[2, :, 2:, 2:] = 1.0  # disjoint
+    reconstruction[3, :, :2, :2] = 0.5  # not above one half: nothing
+    assert overlap(image, reconstruction).tolist() == [1.0, 0.5, 0.0, 0.0]
+    empty = torch.zeros(1, 1, 4, 4)
+    assert overlap(empty, empty).tolist() == [1.0], "nothing to draw, nothing drawn"
+
+
+def test_a_blob_for_a_heart_overlaps_less_than_the_heart():
+    from vae_models.data.dsprites import render_dsprites
+
+    heart, ellipse = render_dsprites(np.array([[2, 5, 0, 16, 16], [1, 5, 0, 16, 16]]))
+    blob = torch.nn.functional.avg_pool2d(heart[None], 9, stride=1, padding=4)[0]
+    assert overlap(heart[None], heart[None]).item() == 1.0
+    assert 0.6 < overlap(heart[None], blob[None]).item() < 0.95
+    assert overlap(heart[None], ellipse[None]).item() < overlap(heart[None], blob[None]).item()
+
+
+def test_is_binary():
+    assert is_binary(torch.tensor([0.0, 1.0, 1.0])) and not is_binary(torch.tensor([0.0, 0.5]))

@@ -18,7 +18,13 @@ import torch
 from train import card, step
 from train.__main__ import main
 from train.checkpointing import STATE_NAME
-from train.evaluate import classifier_verdicts, judge_classifier, reconstruction_verdicts, stack
+from train.evaluate import (
+    classifier_verdicts,
+    judge_classifier,
+    reconstruction_overlap,
+    reconstruction_verdicts,
+    stack,
+)
 from vae_models import VanillaVAE, load_model
 from vae_models.data import load_dataset
 
@@ -92,6 +98,15 @@ def test_evaluate_writes_metrics_and_the_latent_cache(tmp_path):
     for image in ("samples.png", "reconstructions.png", "traversal.png"):
         assert f"]({image})" in text and (published / image).stat().st_size > 0
     assert f"{folder_row(published)}" in card.summary_table([published])
+    assert "reconstruction_iou" not in metrics, "digits are grey levels: no pixel overlap"
+
+    # Evaluated again in place, a shipped checkpoint keeps its training time and gets its card anew.
+    (published / "README.md").unlink()
+    assert run_cli("-m", "train.evaluate", str(published)).returncode == 0
+    again = json.loads((published / "metrics.json").read_text())
+    assert again["training_seconds"] == shipped["training_seconds"]
+    assert card.main([str(published), str(published)]) == 0
+    assert f"**{shipped['training_seconds'] / 60:.1f} minutes**" in (published / "README.md").read_text()
 
 
 def test_the_judge_scores_each_reconstruction_against_its_own_images_class():
@@ -114,6 +129,16 @@ def test_reconstruction_verdicts_count_each_class_and_skip_absent_ones():
     verdicts = reconstruction_verdicts(judged, labels, 3)
     assert verdicts["reconstruction_accuracy"] == pytest.approx(3 / 5)
     assert verdicts["reconstruction_accuracy_per_class"] == [pytest.approx(2 / 3), None, 0.5]
+
+
+def test_reconstruction_overlap_averages_each_class_and_skips_absent_ones():
+    images = torch.zeros(3, 1, 2, 2)
+    images[:, :, 0, :] = 1.0
+    reconstructions = images.clone()
+    reconstructions[1, :, 0, 1] = 0.0  # half the sprite is missing
+    figures = reconstruction_overlap(images, reconstructions, torch.tensor([0, 0, 2]), 3)
+    assert figures["reconstruction_iou"] == pytest.approx(2.5 / 3)
+    assert figures["reconstruction_iou_per_class"] == [pytest.approx(0.75), None, 1.0]
 
 
 def test_the_card_lists_per_class_figures_by_name_and_skips_classes_the_test_set_lacks():

@@ -4,7 +4,9 @@ DEST (default `checkpoints/<run name>`) gets what `load_model` and the app read
 (config.json, model.safetensors, metrics.json, latents.safetensors,
 training_config.json), the last epoch's sample and reconstruction grids, a latent
 traversal grid, and README.md: a model card in the Hub's format whose every figure
-comes from metrics.json and the run's saved training state.
+comes from metrics.json and the run's saved training state. A shipped checkpoint
+evaluated again (`python -m train.evaluate checkpoints/NAME`, which keeps its training
+time) gets its card and grids rewritten in place by `python -m train.card checkpoints/NAME`.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ METRIC_ROWS = (
     ("mig", "MIG (disentanglement_lib protocol)"),
     ("reconstruction_accuracy", "test reconstructions the judge gives their image's class"),
     ("reconstruction_accuracy_per_class", "… by class"),
+    ("reconstruction_iou", "test reconstructions' pixel overlap with their image (IoU)"),
+    ("reconstruction_iou_per_class", "… by class"),
     ("conditional_accuracy", "class-conditioned samples classified as asked"),
     ("sample_frechet_distance", "sample Fréchet distance (classifier features)"),
     ("classifier_test_accuracy", "judge classifier's test accuracy"),
@@ -85,14 +89,17 @@ def write_traversal(model: Any, metrics: dict, path: Path) -> list[int]:
 
 
 def publish(run_dir: Path, dest: Path) -> Path:
+    """Copy a finished run into `dest` and write its card. With `dest` the run folder itself (a shipped
+    checkpoint evaluated again), only the grids and the card are written anew."""
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    metrics["training_seconds"] = round(training_seconds(run_dir), 1)
     config = json.loads((run_dir / TRAINING_CONFIG_NAME).read_text())
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in SHIPPED_FILES:
-        shutil.copyfile(run_dir / name, dest / name)
-    (dest / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    shutil.copyfile(last_grid(run_dir, "samples"), dest / "samples.png")
+    if not (dest.exists() and dest.samefile(run_dir)):
+        metrics["training_seconds"] = round(training_seconds(run_dir), 1)
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in SHIPPED_FILES:
+            shutil.copyfile(run_dir / name, dest / name)
+        (dest / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        shutil.copyfile(last_grid(run_dir, "samples"), dest / "samples.png")
     model = load_model(dest, device="cpu")
     data = config["data"]
     test_set = load_dataset(data["name"], "test", root=data["root"], download=False)
@@ -202,14 +209,15 @@ def _latents_section(metrics: dict, traversal_dims: list[int]) -> str:
 def summary_table(folders: list[Path]) -> str:
     """One row per shipped checkpoint, for the README: the figures every user asks about first."""
     rows = [
-        "| checkpoint | test NLL (IWAE) | recon. | recon. acc. | KL | active | MIG | cond. acc. | sample FD "
-        "| train min |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| checkpoint | test NLL (IWAE) | recon. | recon. acc. | recon. IoU | KL | active | MIG | cond. acc. "
+        "| sample FD | train min |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     keys = (
         "iwae_nll_nats",
         "reconstruction_nats",
         "reconstruction_accuracy",
+        "reconstruction_iou",
         "kl_nats",
         "active_units",
         "mig",

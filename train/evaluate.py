@@ -25,8 +25,10 @@ from vae_models.metrics import (
     decode_all,
     encode_all,
     frechet_distance,
+    is_binary,
     likelihood_metrics,
     mig,
+    overlap,
 )
 
 from .trainer import TRAINING_CONFIG_NAME
@@ -69,15 +71,19 @@ def evaluate_checkpoint(folder: str | Path, *, config: dict[str, Any] | None = N
         metrics |= mig(codes.numpy(), test_set.factors.numpy())
         metrics["factor_names"] = list(test_set.factor_names)
     classifier = judge_classifier(train_set, seed=config["seed"])
+    reconstructions = decode_all(model, codes, test_labels)
+    num_classes = len(test_set.class_names)
     if data["name"] != "dsprites":
         # On dSprites the judge, trained on exact binary sprites, calls a square with softened
         # corners a heart, and so any blob: it cannot say there whether a reconstruction is faithful.
-        judged = classifier.predict(decode_all(model, codes, test_labels))
-        metrics |= reconstruction_verdicts(judged, test_labels, len(test_set.class_names))
+        metrics |= reconstruction_verdicts(classifier.predict(reconstructions), test_labels, num_classes)
+    if is_binary(test_images):
+        metrics |= reconstruction_overlap(test_images, reconstructions, test_labels, num_classes)
     metrics |= classifier_verdicts(model, classifier, test_images, test_labels, seed=config["seed"])
     metrics["evaluation_seconds"] = round(time.perf_counter() - started, 1)
 
     write_latent_cache(folder, codes.numpy(), test_labels.numpy(), test_set.factors)
+    metrics |= _published_training_time(folder)
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
 
@@ -91,13 +97,27 @@ def judge_classifier(train_set: ImageDataset, seed: int) -> ImageClassifier:
 def reconstruction_verdicts(judged: torch.Tensor, labels: torch.Tensor, num_classes: int) -> dict[str, Any]:
     """The share of test reconstructions the judge gives their image's class, overall and by class
     (None for a class the test set lacks)."""
+    correct = (judged == labels).float()
     return {
-        "reconstruction_accuracy": _accuracy(judged, labels),
-        "reconstruction_accuracy_per_class": [
-            _accuracy(judged[labels == c], labels[labels == c]) if (labels == c).any() else None
-            for c in range(num_classes)
-        ],
+        "reconstruction_accuracy": correct.mean().item(),
+        "reconstruction_accuracy_per_class": per_class_means(correct, labels, num_classes),
     }
+
+
+def reconstruction_overlap(
+    images: torch.Tensor, reconstructions: torch.Tensor, labels: torch.Tensor, num_classes: int
+) -> dict[str, Any]:
+    """The mean pixel overlap (IoU) of test reconstructions with their images, overall and by class."""
+    iou = overlap(images, reconstructions)
+    return {
+        "reconstruction_iou": iou.mean().item(),
+        "reconstruction_iou_per_class": per_class_means(iou, labels, num_classes),
+    }
+
+
+def per_class_means(values: torch.Tensor, labels: torch.Tensor, num_classes: int) -> list[float | None]:
+    """The mean of a per-image figure over each class's images; None for a class with none."""
+    return [values[labels == c].mean().item() if (labels == c).any() else None for c in range(num_classes)]
 
 
 def classifier_verdicts(
@@ -124,6 +144,14 @@ def classifier_verdicts(
 
 def _accuracy(predicted: torch.Tensor, expected: torch.Tensor) -> float:
     return (predicted == expected).float().mean().item()
+
+
+def _published_training_time(folder: Path) -> dict[str, float]:
+    """A shipped checkpoint's metrics.json also holds its training wall time, which evaluating
+    again must keep: it cannot be measured again without retraining."""
+    path = folder / "metrics.json"
+    previous = json.loads(path.read_text()) if path.exists() else {}
+    return {"training_seconds": previous["training_seconds"]} if "training_seconds" in previous else {}
 
 
 def write_latent_cache(folder: Path, codes: np.ndarray, labels: np.ndarray, factors: torch.Tensor | None) -> None:
