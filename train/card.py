@@ -90,7 +90,7 @@ def write_traversal(model: Any, metrics: dict, path: Path) -> list[int]:
 
 def publish(run_dir: Path, dest: Path) -> Path:
     """Copy a finished run into `dest` and write its card. With `dest` the run folder itself (a shipped
-    checkpoint evaluated again), only the grids and the card are written anew."""
+    checkpoint evaluated again), only the reconstruction and traversal grids and the card are rewritten."""
     metrics = json.loads((run_dir / "metrics.json").read_text())
     config = json.loads((run_dir / TRAINING_CONFIG_NAME).read_text())
     if not (dest.exists() and dest.samefile(run_dir)):
