@@ -12,12 +12,14 @@ import numpy as np
 import pytest
 import torch
 
+from train.config import load_config
 from vae_models import load_model
 from vae_models.data import load_dataset
 from vae_models.latent import load_latent_cache
 from vae_models.metrics import encode_all, mig
 
-CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
+ROOT = Path(__file__).resolve().parent.parent
+CHECKPOINTS = ROOT / "checkpoints"
 MODELS = ("vanilla_vae", "wae_mmd", "betatc_vae", "cvae")
 DATASETS = ("digits", "dsprites")
 NAMES = [f"{model}-{data}" for model in MODELS for data in DATASETS]
@@ -49,6 +51,15 @@ def test_each_checkpoint_ships_every_file_and_no_pickle(name):
     training = json.loads((folder / "training_config.json").read_text())
     assert config["model_type"] == training["model"]["type"] == name.split("-")[0]
     assert training["data"]["name"] == metrics_of(name)["dataset"] == name.split("-")[1]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_checkpoint_was_trained_by_its_yaml_config(name):
+    """The README's `python -m train train/configs/<name>.yaml` remakes what ships, not some other run."""
+    shipped = json.loads((CHECKPOINTS / name / "training_config.json").read_text())
+    config = load_config(ROOT / "train" / "configs" / f"{name}.yaml")
+    for section in ("seed", "model", "data", "train"):
+        assert config[section] == shipped[section], f"train/configs/{name}.yaml differs in {section}"
 
 
 def test_all_checkpoints_together_stay_under_60_mb():
