@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from train.step import cpu_supports_bf16, flush_denormals
+from train.step import cpu_flags, flush_denormals
 
 from . import data_loading, interaction, startup, training
 from .timing import Timing, milliseconds
@@ -48,7 +48,7 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "cpu_threads": torch.get_num_threads(),
-        "cpu_amx_bf16": cpu_supports_bf16(),
+        "cpu_bf16": [flag for flag in ("avx512_bf16", "amx_bf16") if flag in cpu_flags().split()],
         "gpu": gpu,
     }
 

@@ -2,8 +2,8 @@
 
 Both ways run the project's own TrainingStep on the same model and batches: (a) fp32,
 contiguous, eager, as the reference implementation trains; (b) the fast path that
-`python -m train` picks by default on this machine (train.step: bf16 autocast and
-channels-last with AMX, fp32 channels-last on other AVX512 CPUs, AMP on CUDA), and
+`python -m train` picks by default on this machine (train.step: channels-last on AVX512
+CPUs, bf16 autocast where a timing of this step on CPU bf16 hardware says it pays, AMP on CUDA), and
 torch.compile on top where it is asked for. On a CPU where (b) is not bf16, forced bf16
 autocast is timed too, to show why. The ways are timed alternately in one process, so
 machine noise hits them alike, and the loss curves of (a) and (b) over the same steps
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from train.step import TrainingStep, autocast_dtype, use_channels_last
+from train.step import TrainingStep, autocast_dtype, measure_bf16_speedup, use_channels_last
 from vae_models import MODEL_TYPES, BaseVAE
 
 from .timing import Timing
@@ -60,9 +60,12 @@ def batches(count: int, device: torch.device) -> list[tuple[torch.Tensor, torch.
     ]
 
 
-def fast_path(device: torch.device) -> tuple[torch.dtype | None, bool]:
-    """(autocast dtype, channels-last) as `python -m train` chooses them by default."""
-    return autocast_dtype(device, "auto"), use_channels_last(device, "auto")
+def fast_path(device: torch.device, base: BaseVAE) -> tuple[torch.dtype | None, bool]:
+    """(autocast dtype, channels-last) as `python -m train` chooses them by default for this network."""
+    channels_last = use_channels_last(device, "auto")
+    probe = make_step(copy.deepcopy(base), device, None, channels_last)
+    x, y = batches(1, device)[0]
+    return autocast_dtype(device, "auto", lambda: measure_bf16_speedup(probe, x, y)), channels_last
 
 
 def describe(amp: torch.dtype | None, channels_last: bool) -> str:
@@ -101,7 +104,7 @@ def throughput(
 ) -> ThroughputResult:
     """Alternate rounds of `steps` steps of each way; each step's time is one sample."""
     base = seed_model(model_type)
-    amp, channels_last = fast_path(device)
+    amp, channels_last = fast_path(device, base)
     ways = {
         "fp32": make_step(copy.deepcopy(base), device, None, False),
         "fast": make_step(copy.deepcopy(base), device, amp, channels_last, compile_model),
@@ -126,7 +129,7 @@ def loss_curves(model_type: str, device: torch.device, steps: int) -> tuple[list
     base = seed_model(model_type)
     data = batches(steps, device)
     curves = []
-    for amp, channels_last in ((None, False), fast_path(device)):
+    for amp, channels_last in ((None, False), fast_path(device, base)):
         step = make_step(copy.deepcopy(base), device, amp, channels_last)
         torch.manual_seed(2)
         curves.append([step(x, y)["loss"].item() for x, y in data])

@@ -7,7 +7,11 @@ speed of the step that trains the shipped models.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+import copy
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +19,10 @@ import torch
 from torch import Tensor, nn
 
 from vae_models import BaseVAE, ConditionalVAE
+
+# bf16 rounds activations to 8 bits of mantissa; below this speed-up fp32's exactness is worth more.
+BF16_MIN_SPEEDUP = 1.1
+AUTOCAST_NAMES = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
 
 
 class TrainingError(RuntimeError):
@@ -28,11 +36,11 @@ def cpu_flags() -> str:
         return ""
 
 
-def cpu_supports_bf16() -> bool:
-    """AMX makes bf16 convolutions faster than fp32 on the CPU. AVX512-BF16 alone does not: on
-    such a CPU bf16 autocast ran the seeds' architecture at 0.91-0.94x of fp32 (python -m
-    benchmarks; README), so "auto" keeps fp32 there."""
-    return "amx_bf16" in cpu_flags()
+def cpu_has_bf16() -> bool:
+    """AVX512-BF16 or AMX: bf16 arithmetic in hardware. Without either, autocast emulates bf16
+    and only slows the step down."""
+    flags = cpu_flags()
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def channels_last_pays(device: torch.device) -> bool:
@@ -52,8 +60,13 @@ def flush_denormals(device: torch.device) -> None:
         torch.set_flush_denormal(True)
 
 
-def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
-    """None means plain fp32; "auto" picks bf16 where the hardware makes it pay."""
+def autocast_dtype(
+    device: torch.device, precision: str, bf16_speedup: Callable[[], float] | None = None
+) -> torch.dtype | None:
+    """None means plain fp32; "auto" picks bf16 where it pays. A CPU's flags cannot tell where: with
+    AVX512-BF16 and no AMX, bf16 ran the seeds' network at 0.91-0.94x of fp32 on one CPU and the
+    dSprites network at 2.2x on another (README). So on a CPU with bf16 hardware `bf16_speedup`, a
+    timing of the real step (`measure_bf16_speedup`), decides; without one, "auto" keeps fp32."""
     if precision == "fp32":
         return None
     if precision == "bf16":
@@ -62,7 +75,9 @@ def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
         raise TrainingError(f"train.precision must be auto, bf16 or fp32, got {precision!r}")
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.bfloat16 if cpu_supports_bf16() else None
+    if not cpu_has_bf16() or bf16_speedup is None:
+        return None
+    return torch.bfloat16 if bf16_speedup() >= BF16_MIN_SPEEDUP else None
 
 
 def use_channels_last(device: torch.device, setting: Any) -> bool:
@@ -109,3 +124,24 @@ class TrainingStep:
         if self.amp_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(device_type, dtype=self.amp_dtype)
+
+
+def measure_bf16_speedup(step: TrainingStep, x: Tensor, labels: Tensor | None = None, rounds: int = 5) -> float:
+    """fp32's step time over bf16's (medians, the two alternating) for this model on one batch.
+    It runs on copies with a zero learning rate, so the model, its optimiser and the global
+    random state are as they were."""
+    timings: dict[torch.dtype | None, list[float]] = {None: [], torch.bfloat16: []}
+    with torch.random.fork_rng(devices=[]):
+        for dtype, way in [(dtype, _probe_step(step, dtype)) for dtype in timings] * (rounds + 1):
+            start = time.perf_counter()
+            way(x, labels)
+            timings[dtype].append(time.perf_counter() - start)
+    # The first step of each way warms its kernels up and is not counted.
+    return statistics.median(timings[None][1:]) / statistics.median(timings[torch.bfloat16][1:])
+
+
+def _probe_step(step: TrainingStep, dtype: torch.dtype | None) -> TrainingStep:
+    model = copy.deepcopy(step.model)
+    return replace(
+        step, model=model, network=model, optimiser=torch.optim.SGD(model.parameters(), lr=0.0), amp_dtype=dtype
+    )

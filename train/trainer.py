@@ -35,7 +35,15 @@ from vae_models import MODEL_TYPES, BaseVAE, ConditionalVAE
 from vae_models.data import ImageDataset, load_dataset
 
 from .checkpointing import STATE_NAME, load_training_state, save_training_state, write_atomically
-from .step import TrainingError, TrainingStep, autocast_dtype, flush_denormals, use_channels_last
+from .step import (
+    AUTOCAST_NAMES,
+    TrainingError,
+    TrainingStep,
+    autocast_dtype,
+    flush_denormals,
+    measure_bf16_speedup,
+    use_channels_last,
+)
 
 MODEL_FILES = ("config.json", "model.safetensors")
 TRAINING_CONFIG_NAME = "training_config.json"
@@ -46,6 +54,7 @@ class Progress:
     step: int = 0
     last_saved_step: int = 0
     elapsed_seconds: float = 0.0
+    autocast: str = ""  # the precision "auto" chose: fp32, bf16 or fp16
 
 
 # --- set-up ---------------------------------------------------------------------------
@@ -105,7 +114,6 @@ class Run:
         self.train_set = load_dataset(data["name"], "train", root=data["root"], download=data["download"])
         self.test_set = load_dataset(data["name"], "test", root=data["root"], download=data["download"])
         self.model = build_model(config["model"], self.train_set).to(self.device)
-        amp_dtype = autocast_dtype(self.device, self.cfg["precision"])
         channels_last = use_channels_last(self.device, self.cfg["channels_last"])
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -136,11 +144,37 @@ class Run:
             torch.compile(network) if self.cfg["compile"] else network,
             self.optimiser,
             len(self.train_set),
-            amp_dtype,
+            None,
             channels_last,
             self.cfg["kld_weight"],
             self.cfg["grad_clip"],
         )
+        self.step.amp_dtype = self._autocast_dtype()
+
+    def _autocast_dtype(self) -> torch.dtype | None:
+        """What "auto" picks is measured once and saved with the run: a resumed run keeps the
+        precision it began with, and every process of a distributed run takes rank 0's."""
+        if self.cfg["precision"] != "auto":
+            return autocast_dtype(self.device, self.cfg["precision"])
+        if not self.progress.autocast:
+            names = [self._choose_autocast() if self.is_main else ""]
+            if self.world_size > 1:
+                dist.broadcast_object_list(names, src=0)
+            self.progress.autocast = names[0]
+        return {name: dtype for dtype, name in AUTOCAST_NAMES.items()}[self.progress.autocast]
+
+    def _choose_autocast(self) -> str:
+        speedups = []
+
+        def bf16_speedup() -> float:
+            x, y = default_collate(self.train_set.__getitems__(list(range(self.local_batch))))
+            speedups.append(measure_bf16_speedup(self.step, x.to(self.device), y.to(self.device)))
+            return speedups[0]
+
+        name = AUTOCAST_NAMES[autocast_dtype(self.device, "auto", bf16_speedup)]
+        if speedups:
+            self._say(f"train.precision auto: {name} (a bf16 step ran {speedups[0]:.2f}x as fast as fp32 here)")
+        return name
 
     def _prepare_output(self, resume: bool) -> None:
         has_state = (self.out / STATE_NAME).exists()
