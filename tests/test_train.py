@@ -15,9 +15,10 @@ import safetensors
 import safetensors.torch
 import torch
 
-from train import card, step
+from train import card, step, trainer
 from train.__main__ import main
 from train.checkpointing import STATE_NAME
+from train.config import load_config
 from train.evaluate import (
     classifier_verdicts,
     judge_classifier,
@@ -319,6 +320,23 @@ def test_two_gloo_processes_train_the_same_model_as_one(tmp_path):
     one, two = weights(tmp_path / "one"), weights(tmp_path / "two")
     assert all(torch.allclose(one[k], two[k], atol=1e-5) for k in one)
     assert not torch.allclose(one["fc_z.weight"], weights_at_init(tmp_path)["fc_z.weight"])
+
+
+def _autocast_of_rank(rank: int, port: int, config_path: str, out: str, results: dict) -> None:
+    """One process of a two-process run whose ranks would time bf16 differently."""
+    os.environ.update(RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    step.cpu_flags = lambda: "fpu avx512f avx512_bf16"
+    trainer.measure_bf16_speedup = lambda *args: 2.0 if rank == 0 else 0.5
+    run = trainer.Run(load_config(config_path, [f"output_dir={out}", *TINY, "train.precision=auto"]))
+    results[rank] = str(run.step.amp_dtype)
+    torch.distributed.destroy_process_group()
+
+
+def test_every_process_of_a_distributed_run_takes_rank_0s_precision(tmp_path):
+    results = torch.multiprocessing.Manager().dict()
+    args = (free_port(), str(CONFIGS / "vanilla_vae-digits.yaml"), str(tmp_path / "run"), results)
+    torch.multiprocessing.spawn(_autocast_of_rank, args=args, nprocs=2)
+    assert dict(results) == {0: "torch.bfloat16", 1: "torch.bfloat16"}
 
 
 def weights_at_init(tmp_path: Path) -> dict[str, torch.Tensor]:
