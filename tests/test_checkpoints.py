@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from train.card import summary_table
 from train.config import load_config
 from vae_models import load_model
 from vae_models.data import load_dataset
@@ -80,6 +81,13 @@ def test_the_quality_bars():
     assert "mig" in metrics_of("vanilla_vae-dsprites"), "the baseline is measured the same way"
     wae, vae = metrics_of("wae_mmd-digits"), metrics_of("vanilla_vae-digits")
     assert {"sample_frechet_distance"} <= wae.keys() & vae.keys()
+
+
+def test_the_readme_table_is_the_shipped_metrics(monkeypatch):
+    """`python -m train.card --table checkpoints/*`, pasted: no figure in it is older than its checkpoint."""
+    monkeypatch.chdir(ROOT)
+    table = summary_table(sorted(Path("checkpoints").iterdir()))
+    assert table in (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("name", NAMES)
