@@ -226,33 +226,33 @@ def test_dominant_factors_ranks_shares_of_each_factors_entropy():
     factor_entropy = np.array([1.0, 2.0, 0.5])
     # Shares: [0.5, 0.05, 0.6], [0.2, 0.45, 0.0], [0.6, 0.4, 0.2].
     got = dominant_factors(mutual_information, factor_entropy)
-    expected = [(2, 0.6, 0.5), (1, 0.45, 0.2), (0, 0.6, 0.4)]
+    expected = [(2, 0.6, 0, 0.5), (1, 0.45, 0, 0.2), (0, 0.6, 1, 0.4)]
     assert len(got) == 3
-    for (factor, first, second), (want_factor, want_first, want_second) in zip(got, expected, strict=True):
-        assert type(factor) is int and factor == want_factor
-        assert type(first) is float and first == pytest.approx(want_first, rel=1e-12)
-        assert type(second) is float and second == pytest.approx(want_second, rel=1e-12)
+    for (factor, first, runner_up, second), want in zip(got, expected, strict=True):
+        assert type(factor) is int and type(runner_up) is int and (factor, runner_up) == want[::2]
+        assert type(first) is float and first == pytest.approx(want[1], rel=1e-12)
+        assert type(second) is float and second == pytest.approx(want[3], rel=1e-12)
 
 
 def test_dominant_factors_divides_by_entropy_before_choosing():
     # Latent 0 has more raw information about factor 1, but a larger share of factor 0.
     got = dominant_factors(np.array([[0.6, 0.8]]), np.array([1.0, 4.0]))
-    assert got[0][0] == 0
-    assert got[0][1:] == pytest.approx((0.6, 0.2), rel=1e-12)
+    assert got[0][::2] == (0, 1)
+    assert got[0][1::2] == pytest.approx((0.6, 0.2), rel=1e-12)
 
 
 def test_dominant_factors_with_a_single_factor_has_no_runner_up():
     got = dominant_factors(np.array([[0.3], [0.7]]), np.array([0.7]))
     assert [g[0] for g in got] == [0, 0]
     assert [g[1] for g in got] == pytest.approx([3 / 7, 1.0], rel=1e-12)
-    assert [g[2] for g in got] == [0.0, 0.0]
+    assert [g[2:] for g in got] == [(None, 0.0), (None, 0.0)]
 
 
 def test_dominant_factors_accepts_the_lists_mig_returns():
     result = {"mutual_information": [[0.2, 0.4], [0.3, 0.1]], "factor_entropy": [0.5, 2.0]}
     got = dominant_factors(result["mutual_information"], result["factor_entropy"])
-    assert [g[0] for g in got] == [0, 0]
-    assert [g[1:] for g in got] == [pytest.approx((0.4, 0.2)), pytest.approx((0.6, 0.05))]
+    assert [g[::2] for g in got] == [(0, 1), (0, 1)]
+    assert [g[1::2] for g in got] == [pytest.approx((0.4, 0.2)), pytest.approx((0.6, 0.05))]
 
 
 # --- Fréchet distance ------------------------------------------------------------------------

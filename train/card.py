@@ -174,12 +174,13 @@ def _latents_section(metrics: dict, traversal_dims: list[int]) -> str:
     kl = metrics.get("kl_per_dim") or [float("nan")] * len(variances)
     dominant = dominant_factors(np.array(metrics["mutual_information"]), np.array(metrics["factor_entropy"]))
     rows = [
-        "| latent | KL (nats) | moves most | share of that factor's entropy | runner-up share |",
+        "| latent | KL (nats) | moves most | share of that factor's entropy | runner-up, its share |",
         "| --- | --- | --- | --- | --- |",
     ]
     for dim in traversal_dims:
-        factor, share, runner_up = dominant[dim]
-        rows.append(f"| z{dim} | {kl[dim]:.2f} | {names[factor]} | {share:.2f} | {runner_up:.2f} |")
+        factor, share, runner_up, second = dominant[dim]
+        runner_up_text = "–" if runner_up is None else f"{names[runner_up]} {second:.2f}"
+        rows.append(f"| z{dim} | {kl[dim]:.2f} | {names[factor]} | {share:.2f} | {runner_up_text} |")
     others = [d for d in range(len(variances)) if d not in traversal_dims]
     quiet = [d for d in others if kl[d] >= COLLAPSED_KL]
     collapsed = [f"z{d}" for d in others if d not in quiet]

@@ -182,15 +182,22 @@ def mig(codes: np.ndarray, factors: np.ndarray, bins: int = 20) -> dict[str, Any
     }
 
 
-def dominant_factors(mutual_information: np.ndarray, factor_entropy: np.ndarray) -> list[tuple[int, float, float]]:
-    """Per latent: (the factor it informs most, that share of the factor's entropy, the runner-up's share).
+def dominant_factors(
+    mutual_information: np.ndarray, factor_entropy: np.ndarray
+) -> list[tuple[int, float, int | None, float]]:
+    """Per latent: (the factor it informs most, that share of the factor's entropy, the runner-up
+    factor, its share); with a single factor there is no runner-up (None, 0.0).
 
     A disentangled latent has a large first share and a small second one.
     """
     shares = np.asarray(mutual_information) / np.asarray(factor_entropy)[None, :]
-    ranked = np.sort(shares, axis=1)[:, ::-1]
-    runner_up = ranked[:, 1] if shares.shape[1] > 1 else np.zeros(len(shares))
-    return [(int(k), float(a), float(b)) for k, a, b in zip(shares.argmax(1), ranked[:, 0], runner_up, strict=True)]
+    order = np.argsort(-shares, axis=1, kind="stable")
+    rows = []
+    for latent_shares, ranked in zip(shares, order, strict=True):
+        runner_up = int(ranked[1]) if len(ranked) > 1 else None
+        second = float(latent_shares[runner_up]) if runner_up is not None else 0.0
+        rows.append((int(ranked[0]), float(latent_shares[ranked[0]]), runner_up, second))
+    return rows
 
 
 # --- sample quality -------------------------------------------------------------------------
