@@ -25,6 +25,6 @@ def dsprites_batch_and_step(runs: int) -> tuple[Timing, Timing]:
     fetch_time = time_calls(fetch, runs)
     torch.manual_seed(0)
     model = BetaTCVAE(in_channels=1, latent_dim=10, img_size=64, hidden_dims=[32, 32, 64, 64])
-    step = make_step(model, torch.device("cpu"), *fast_path(torch.device("cpu"), model))
     images, labels = torch.utils.data.default_collate(fetch())
+    step = make_step(model, torch.device("cpu"), *fast_path(torch.device("cpu"), model, images, labels))
     return fetch_time, time_calls(lambda: step(images, labels), runs)
