@@ -193,7 +193,7 @@ class Explorer:
         factors = None
         if "mutual_information" in metrics and "factor_entropy" in metrics:
             dominant = dominant_factors(np.array(metrics["mutual_information"]), np.array(metrics["factor_entropy"]))
-            factors = [metrics["factor_names"][k] for k, _, _ in dominant]
+            factors = [metrics["factor_names"][k] for k, *_ in dominant]
         labels = []
         for dim in self.slider_order(name):
             text = f"z{dim}"
