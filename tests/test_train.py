@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-import safetensors
 import safetensors.torch
 import torch
 
@@ -44,8 +43,11 @@ def run_cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
 
 
 def progress_of(folder: Path) -> dict:
-    with safetensors.safe_open(str(folder / STATE_NAME), framework="pt") as f:
-        return json.loads(f.metadata()["progress"])
+    # One read of the whole file: safe_open opens the path twice, and a run writing its next
+    # checkpoint can rename a new file in between (seen as "smaller than the required mapping size").
+    data = (folder / STATE_NAME).read_bytes()
+    header_size = int.from_bytes(data[:8], "little")  # the safetensors layout: u64 size, JSON header
+    return json.loads(json.loads(data[8 : 8 + header_size])["__metadata__"]["progress"])
 
 
 def saved_step(folder: Path) -> int:
