@@ -408,3 +408,8 @@ def test_training_on_the_cpu_flushes_subnormal_floats_to_zero():
         assert (torch.tensor([1e-38]) * torch.tensor([1e-3])).item() == 0.0
     finally:
         torch.set_flush_denormal(False)
+
+
+def test_the_card_gives_a_step_bounded_run_in_steps_not_its_unreached_epochs():
+    assert card.training_length({"epochs": 5, "max_steps": 26000}) == "26,000 steps"
+    assert card.training_length({"epochs": 4, "max_steps": None}) == "4 epochs"

@@ -110,6 +110,13 @@ def publish(run_dir: Path, dest: Path) -> Path:
     return dest
 
 
+def training_length(train: dict) -> str:
+    """What bounded the run: `max_steps`, when set, ends it before `epochs` would."""
+    if train.get("max_steps"):
+        return f"{train['max_steps']:,} steps"
+    return f"{train['epochs']} epochs"
+
+
 def model_card(name: str, config: dict, metrics: dict, seconds: float, traversal_dims: list[int]) -> str:
     model_type, dataset = config["model"]["type"], config["data"]["name"]
     title, paper = MODEL_NAMES[model_type]
@@ -125,7 +132,7 @@ def model_card(name: str, config: dict, metrics: dict, seconds: float, traversal
         f"```bash\npython -m train checkpoints/{name}/{TRAINING_CONFIG_NAME}\n```\n\n"
         f"Model: `{json.dumps(config['model'])}`.  \n"
         f"Optimiser: Adam, lr {train['lr']}, {train['schedule']} schedule, batch {train['batch_size']}, "
-        f"{train['epochs']} epochs, seed {config['seed']}, precision `{train['precision']}`.  \n"
+        f"{training_length(train)}, seed {config['seed']}, precision `{train['precision']}`.  \n"
         f"Wall time: **{seconds / 60:.1f} minutes** of training on 2 CPU cores, measured while other jobs "
         "shared them (an upper bound; `python -m benchmarks` has throughput on an idle machine).",
         "## Metrics\n\nOn the test set, measured by `python -m train.evaluate runs/"
