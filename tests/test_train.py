@@ -367,6 +367,17 @@ def test_auto_fast_path_follows_the_cpu_and_the_timing(monkeypatch, flags, speed
     assert step.autocast_dtype(cpu, "bf16") == torch.bfloat16 and step.autocast_dtype(cpu, "fp32") is None
 
 
+@pytest.mark.parametrize(("flags", "warned"), [("fpu avx2", True), ("fpu avx512f avx512_bf16", False)])
+def test_a_config_that_forces_bf16_on_a_cpu_without_bf16_hardware_is_warned(
+    tmp_path, monkeypatch, capsys, flags, warned
+):
+    monkeypatch.setattr(step, "cpu_flags", lambda: flags)
+    args = tiny_args(tmp_path / "run", "vanilla_vae-digits", "train.precision=bf16", "train.max_steps=1")
+    assert main([*args, "--no-eval"]) == 0
+    assert ("this CPU has no bf16 hardware" in capsys.readouterr().err) is warned
+    assert progress_of(tmp_path / "run")["step"] == 1, "the run goes on as asked"
+
+
 def test_the_bf16_timing_leaves_the_model_its_optimiser_and_the_random_state_alone():
     torch.manual_seed(0)
     model = VanillaVAE(in_channels=1, latent_dim=4, hidden_dims=[8, 16], img_size=32)

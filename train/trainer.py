@@ -40,6 +40,7 @@ from .step import (
     TrainingError,
     TrainingStep,
     autocast_dtype,
+    emulated_bf16_warning,
     flush_denormals,
     measure_bf16_speedup,
     use_channels_last,
@@ -155,6 +156,8 @@ class Run:
         """What "auto" picks is measured once and saved with the run: a resumed run keeps the
         precision it began with, and every process of a distributed run takes rank 0's."""
         if self.cfg["precision"] != "auto":
+            if warning := emulated_bf16_warning(self.device, self.cfg["precision"]):
+                self._say(warning)
             return autocast_dtype(self.device, self.cfg["precision"])
         if not self.progress.autocast:
             names = [self._choose_autocast() if self.is_main else ""]
