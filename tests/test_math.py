@@ -8,8 +8,9 @@ import torch
 import torch.nn.functional as F
 
 from vae_models import WAE_MMD, BetaTCVAE, ConditionalVAE, VanillaVAE
-from vae_models.base import gaussian_kl
-from vae_models.betatc_vae import decompose_kl, log_importance_weights, log_normal
+from vae_models.distributions import gaussian_kl
+from vae_models.betatc_vae import decompose_kl, log_importance_weights
+from vae_models.distributions import log_normal
 
 
 @pytest.fixture(autouse=True)
@@ -53,8 +54,8 @@ def test_vae_loss_is_the_negative_elbo_in_nats_per_image():
     losses = model.loss_function(recons, x, mu, log_var, kld_weight=0.5)
     expected_recon = F.binary_cross_entropy_with_logits(recons, x, reduction="sum") / 5
     expected_kl = (0.5 * (mu**2 + log_var.exp() - 1 - log_var)).sum() / 5
-    assert losses["Reconstruction_Loss"].item() == pytest.approx(expected_recon.item(), rel=1e-9)
-    assert losses["KLD"].item() == pytest.approx(expected_kl.item(), rel=1e-9)
+    assert losses["reconstruction"].item() == pytest.approx(expected_recon.item(), rel=1e-9)
+    assert losses["kl"].item() == pytest.approx(expected_kl.item(), rel=1e-9)
     assert losses["loss"].item() == pytest.approx((expected_recon + 0.5 * expected_kl).item(), rel=1e-9)
 
 
@@ -117,8 +118,8 @@ def test_wae_loss_adds_the_weighted_mmd():
     losses = model.loss_function(recons, x, z)
     torch.manual_seed(4)
     expected_mmd = model.compute_mmd(z)
-    assert losses["MMD"].item() == pytest.approx(expected_mmd.item(), rel=1e-9)
-    assert losses["loss"].item() == pytest.approx((losses["Reconstruction_Loss"] + expected_mmd).item(), rel=1e-9)
+    assert losses["mmd"].item() == pytest.approx(expected_mmd.item(), rel=1e-9)
+    assert losses["loss"].item() == pytest.approx((losses["reconstruction"] + expected_mmd).item(), rel=1e-9)
 
 
 # --- β-TCVAE estimators -----------------------------------------------------------------
@@ -222,8 +223,8 @@ def test_betatc_loss_weights_each_term_and_needs_the_dataset_size():
     with pytest.raises(ValueError, match="dataset_size"):
         model.loss_function(*outputs)
     losses = model.loss_function(*outputs, dataset_size=300)
-    regulariser = 2.0 * losses["MI_Loss"] + 5.0 * losses["TC_Loss"] + 3.0 * losses["KLD"]
-    assert losses["loss"].item() == pytest.approx((losses["Reconstruction_Loss"] + regulariser).item(), rel=1e-9)
+    regulariser = 2.0 * losses["mutual_information"] + 5.0 * losses["total_correlation"] + 3.0 * losses["dimension_wise_kl"]
+    assert losses["loss"].item() == pytest.approx((losses["reconstruction"] + regulariser).item(), rel=1e-9)
     with pytest.raises(ValueError, match="batch size"):
         model.loss_function(*model(x[:1]), dataset_size=300)
 
@@ -248,8 +249,8 @@ def test_annealing_scales_the_regulariser_during_warm_up():
     x = torch.rand(4, 1, 16, 16)
     outputs = model(x)
     losses = model.loss_function(*outputs, dataset_size=100)  # step 1 of 10
-    regulariser = losses["MI_Loss"] + 6.0 * losses["TC_Loss"] + losses["KLD"]
-    expected = losses["Reconstruction_Loss"] + 0.1 * regulariser
+    regulariser = losses["mutual_information"] + 6.0 * losses["total_correlation"] + losses["dimension_wise_kl"]
+    expected = losses["reconstruction"] + 0.1 * regulariser
     assert losses["loss"].item() == pytest.approx(expected.item(), rel=1e-9)
 
 
@@ -260,8 +261,8 @@ def test_total_correlation_weight_is_one_until_the_ramp_then_rises_linearly_to_b
     for _ in range(8):
         losses = model.loss_function(*model(x), dataset_size=100)
         weights.append(model.tc_weight())
-        regulariser = losses["MI_Loss"] + weights[-1] * losses["TC_Loss"] + losses["KLD"]
-        assert losses["loss"].item() == pytest.approx((losses["Reconstruction_Loss"] + regulariser).item(), rel=1e-9)
+        regulariser = losses["mutual_information"] + weights[-1] * losses["total_correlation"] + losses["dimension_wise_kl"]
+        assert losses["loss"].item() == pytest.approx((losses["reconstruction"] + regulariser).item(), rel=1e-9)
     # Steps 1..8 (the counter advances before the loss): 1 until step 2, then +1 a step up to β.
     assert weights == pytest.approx([1.0, 1.0, 2.0, 3.0, 4.0, 5.0, 5.0, 5.0])
     assert tiny(BetaTCVAE, beta=5.0).tc_weight() == 5.0, "no ramp: β from the first step"
@@ -273,8 +274,8 @@ def test_closed_form_kl_replaces_the_sampled_sum_of_the_three_terms():
     recons, _, mu, log_var, z = model(x)
     losses = model.loss_function(recons, x, mu, log_var, z, dataset_size=300)
     closed_form = (0.5 * (mu.pow(2) + log_var.exp() - 1.0 - log_var)).sum(1).mean()
-    excess = 1.0 * losses["MI_Loss"] + 4.0 * losses["TC_Loss"] + 2.0 * losses["KLD"]
-    expected = losses["Reconstruction_Loss"] + closed_form + excess
+    excess = 1.0 * losses["mutual_information"] + 4.0 * losses["total_correlation"] + 2.0 * losses["dimension_wise_kl"]
+    expected = losses["reconstruction"] + closed_form + excess
     assert losses["loss"].item() == pytest.approx(expected.item(), rel=1e-6)
     with pytest.raises(ValueError, match="kl_estimate"):
         tiny(BetaTCVAE, kl_estimate="exact")

@@ -127,10 +127,10 @@ def test_forward_output_lists_follow_the_seeds_convention(cls):
     outputs, losses = forward_and_loss(model, x)
     expected_lengths = {VanillaVAE: 4, ConditionalVAE: 4, WAE_MMD: 3, BetaTCVAE: 5}
     expected_terms = {
-        VanillaVAE: {"loss", "Reconstruction_Loss", "KLD"},
-        ConditionalVAE: {"loss", "Reconstruction_Loss", "KLD"},
-        WAE_MMD: {"loss", "Reconstruction_Loss", "MMD"},
-        BetaTCVAE: {"loss", "Reconstruction_Loss", "KLD", "TC_Loss", "MI_Loss"},
+        VanillaVAE: {"loss", "reconstruction", "kl"},
+        ConditionalVAE: {"loss", "reconstruction", "kl"},
+        WAE_MMD: {"loss", "reconstruction", "mmd"},
+        BetaTCVAE: {"loss", "reconstruction", "dimension_wise_kl", "total_correlation", "mutual_information"},
     }
     assert len(outputs) == expected_lengths[cls]
     assert set(losses) == expected_terms[cls]
@@ -282,8 +282,8 @@ def test_a_few_adam_steps_fit_a_fixed_batch(cls):
         optimiser.zero_grad()
         losses["loss"].backward()
         optimiser.step()
-        first = first if first is not None else losses["Reconstruction_Loss"].item()
-    assert losses["Reconstruction_Loss"].item() < first
+        first = first if first is not None else losses["reconstruction"].item()
+    assert losses["reconstruction"].item() < first
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

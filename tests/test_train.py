@@ -66,7 +66,7 @@ def test_a_run_writes_a_folder_load_model_reads(tmp_path, config):
     assert model.latent_dim == 4
     header, *rows = (out / "log.csv").read_text().splitlines()
     columns = header.split(",")
-    assert {"step", "lr", "images_per_sec", "loss", "Reconstruction_Loss"} <= set(columns)
+    assert {"step", "lr", "images_per_sec", "loss", "reconstruction"} <= set(columns)
     assert len(rows) == 6 and rows[-1].startswith("30,")
     assert (out / "samples_epoch001.png").exists() and (out / "recons_epoch001.png").exists()
     assert json.loads((out / "training_config.json").read_text())["model"]["latent_dim"] == 4

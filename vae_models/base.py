@@ -35,32 +35,18 @@ DECODERS = ("deconv", "broadcast")
 DEFAULT_HIDDEN_DIMS = (32, 64, 128, 256, 512)
 MAX_PARAMETERS = 100_000_000
 
+# Class labels: an index, one per image, or vectors on the simplex [B, num_classes].
+LabelsLike = int | Sequence[int] | Tensor
+
 
 def default_hidden_dims(img_size: int) -> list[int]:
     """The seeds' widths, cut so the smallest feature map is at least 2x2."""
     return list(DEFAULT_HIDDEN_DIMS[: int(math.log2(img_size)) - 1])
 
 
-def gaussian_kl_per_dim(mu: Tensor, log_var: Tensor) -> Tensor:
-    """KL(N(mu, exp(log_var)) || N(0, 1)) for each latent dimension, [B, latent_dim].
-
-    expm1(v) - v is >= 0 for every v and exact near 0, so the KL never goes negative.
-    """
-    return 0.5 * (mu.pow(2) + torch.expm1(log_var) - log_var)
-
-
-def gaussian_kl(mu: Tensor, log_var: Tensor) -> Tensor:
-    """KL(q(z|x) || N(0, I)) per image, summed over latent dimensions."""
-    return gaussian_kl_per_dim(mu, log_var).sum(dim=1)
-
-
 def full_precision(t: Tensor) -> Tensor:
     """Losses are summed over thousands of terms: never in bf16/fp16, but keep float64 if given."""
     return t.to(torch.promote_types(t.dtype, torch.float32))
-
-
-def reparameterize(mu: Tensor, log_var: Tensor) -> Tensor:
-    return mu + torch.randn_like(mu) * torch.exp(0.5 * log_var)
 
 
 class BaseVAE(
@@ -71,13 +57,17 @@ class BaseVAE(
 ):
     """Shared encoder trunk, decoder, prior sampling, likelihood and checkpoint I/O.
 
-    Subclasses add the code head (`encode`), `forward`, `loss_function` and `embed`;
-    the head reads `feature_dim` features. `condition_dim` widens the encoder input
-    by that many channels and the decoder input by that many features; only the
-    conditional VAE uses it.
+    Subclasses add the code head (`encode`), `forward` and `loss_function`; the head
+    reads `feature_dim` features. Every method that reads images or codes takes
+    `labels=`: a model with classes (`num_classes` > 0, the conditional VAE) needs
+    them, every other model ignores them, so callers never ask which kind they hold.
     """
 
     model_type: ClassVar[str]
+    # The class count of a model that is conditioned on labels; 0 for one that is not.
+    num_classes: int = 0
+    # Whether q(z|x) is a Gaussian with a KL to the prior: false for the WAE's deterministic encoder.
+    has_kl: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -89,7 +79,6 @@ class BaseVAE(
         fc_dims: Sequence[int] = (),
         decoder: str = "deconv",
         *,
-        condition_dim: int = 0,
         code_heads: int = 2,
     ) -> None:
         super().__init__()
@@ -105,6 +94,8 @@ class BaseVAE(
         self.feature_size = img_size // 2 ** len(self.hidden_dims)
         self.conv_feature_dim = self.hidden_dims[-1] * self.feature_size**2
         self.feature_dim = self.fc_dims[-1] if self.fc_dims else self.conv_feature_dim
+        # A conditional model sees its labels as extra input channels and extra code features.
+        condition_dim = self.num_classes
         _check_parameter_count(self, condition_dim, code_heads)
         # Record the resolved widths, so config.json is explicit rather than `null`.
         if isinstance(self._hub_mixin_config, dict):
@@ -123,16 +114,50 @@ class BaseVAE(
             self.decoder_input = nn.Linear(self.fc_dims[0] if self.fc_dims else code_width, self.conv_feature_dim)
             self.decoder = decoder_trunk(self.hidden_dims, in_channels, self.feature_size)
 
+    @property
+    def is_conditional(self) -> bool:
+        return self.num_classes > 0
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    # --- conditioning: the identity here; the conditional VAE adds its labels ------
+
+    def conditioned_images(self, x: Tensor, labels: LabelsLike | None) -> Tensor:
+        """What the encoder reads: the images, with whatever the labels add."""
+        return x
+
+    def conditioned_codes(self, z: Tensor, labels: LabelsLike | None) -> Tensor:
+        """What the decoder reads: the codes, with whatever the labels add."""
+        return z
+
+    # --- encoding ------------------------------------------------------------------
+
+    def features(self, x: Tensor, labels: LabelsLike | None = None) -> Tensor:
+        """Images [B, C, H, W] -> the encoder's features [B, feature_dim], which the code head reads."""
+        self.check_images(x)
+        return self.encoder(self.conditioned_images(x, labels))
+
+    def encode(self, x: Tensor, labels: LabelsLike | None = None) -> list[Tensor]:
+        """Images -> the parameters of q(z|x), the deterministic code first."""
+        raise NotImplementedError
+
+    def embed(self, x: Tensor, labels: LabelsLike | None = None) -> Tensor:
+        """Images -> deterministic codes [B, latent_dim]: the posterior means (z for the WAE)."""
+        return self.encode(x, labels)[0]
+
     # --- decoding and sampling -------------------------------------------------
 
-    def decode_logits(self, z: Tensor) -> Tensor:
+    def decode_logits(self, z: Tensor, labels: LabelsLike | None = None) -> Tensor:
+        code = self.conditioned_codes(z, labels)
         if self.decoder_type == "broadcast":
-            return self.decoder(z)
-        return self.decoder(self.decoder_input(self.decoder_fc(z)))
+            return self.decoder(code)
+        return self.decoder(self.decoder_input(self.decoder_fc(code)))
 
-    def decode(self, z: Tensor) -> Tensor:
+    def decode(self, z: Tensor, labels: LabelsLike | None = None) -> Tensor:
         """Latent codes [B, latent_dim] -> images [B, C, H, W] in [0, 1]."""
-        return torch.sigmoid(self.decode_logits(z))
+        return torch.sigmoid(self.decode_logits(z, labels))
 
     def prior_codes(
         self,
@@ -152,19 +177,18 @@ class BaseVAE(
         num_samples: int,
         current_device: str | torch.device = "cpu",
         *,
+        labels: LabelsLike | None = None,
         temperature: float = 1.0,
         generator: torch.Generator | None = None,
     ) -> Tensor:
-        """Decode draws from the prior; `temperature` is the std of z."""
+        """Decode draws from the prior (as class `labels`, for a conditional model); `temperature`
+        is the std of z."""
         z = self.prior_codes(num_samples, current_device, temperature=temperature, generator=generator)
-        return self.decode(z)
+        return self.decode(z, labels)
 
-    def generate(self, x: Tensor, **kwargs: Any) -> Tensor:
+    def generate(self, x: Tensor, labels: LabelsLike | None = None, **kwargs: Any) -> Tensor:
         """Deterministic reconstruction: decode the code `embed` gives."""
-        return self.decode(self.embed(x, **kwargs), **kwargs)
-
-    def embed(self, x: Tensor, **kwargs: Any) -> Tensor:
-        raise NotImplementedError
+        return self.decode(self.embed(x, labels), labels)
 
     # --- likelihood --------------------------------------------------------------
 
@@ -190,11 +214,6 @@ class BaseVAE(
     def reconstruction_loss(self, logits: Tensor, x: Tensor) -> Tensor:
         """The batch mean of reconstruction_nll."""
         return self.reconstruction_nll(logits, x).mean()
-
-    def gaussian_elbo(self, recons: Tensor, x: Tensor, mu: Tensor, log_var: Tensor, kld_weight: float) -> dict:
-        recon = self.reconstruction_loss(recons, x)
-        kld = gaussian_kl(full_precision(mu), full_precision(log_var)).mean()
-        return {"loss": recon + kld_weight * kld, "Reconstruction_Loss": recon.detach(), "KLD": kld.detach()}
 
     # --- checkpoints: config.json + model.safetensors, never a pickle -------------
 

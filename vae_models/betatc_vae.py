@@ -46,22 +46,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
 
-from .base import full_precision, gaussian_kl, reparameterize
+from .base import LabelsLike, full_precision
 from .checks import require_choice, require_float, require_int
+from .distributions import gaussian_kl, log_normal, log_standard_normal, reparameterize
 from .vanilla_vae import VanillaVAE
 
-LOG_2PI = math.log(2 * math.pi)
 
+class TCVAEOutput(NamedTuple):
+    """What `forward` returns; it unpacks as [recons, input, mu, log_var, z] for `loss_function`.
+    z is the posterior draw the reconstruction decoded: the minibatch estimator needs it."""
 
-def log_normal(z: Tensor, mu: Tensor, log_var: Tensor) -> Tensor:
-    """Elementwise log N(z; mu, exp(log_var))."""
-    return -0.5 * (LOG_2PI + log_var + (z - mu).pow(2) * torch.exp(-log_var))
-
+    recons: Tensor  # decoder logits, not images
+    input: Tensor
+    mu: Tensor
+    log_var: Tensor
+    z: Tensor
 
 def log_importance_weights(batch_size: int, dataset_size: int, estimator: str = "mss") -> Tensor:
     """log w_ij, [batch_size, batch_size]: the weight of q(z_i | x_j) in the estimate of q(z_i)."""
@@ -78,7 +82,7 @@ def log_importance_weights(batch_size: int, dataset_size: int, estimator: str = 
 def decompose_kl(z: Tensor, mu: Tensor, log_var: Tensor, log_weights: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """Minibatch estimates of (mutual information, total correlation, dimension-wise KL), in nats."""
     log_qz_given_x = log_normal(z, mu, log_var).sum(1)
-    log_pz = log_normal(z, torch.zeros_like(z), torch.zeros_like(z)).sum(1)
+    log_pz = log_standard_normal(z).sum(1)
     # pairwise[i, j, d] = log q(z_id | x_j)
     pairwise = log_normal(z.unsqueeze(1), mu.unsqueeze(0), log_var.unsqueeze(0))
     log_qz = torch.logsumexp(log_weights + pairwise.sum(2), dim=1)
@@ -121,11 +125,10 @@ class BetaTCVAE(VanillaVAE):
         super().__init__(in_channels, latent_dim, img_size, hidden_dims, likelihood, fc_dims, decoder)
         self.register_buffer("anneal_step", torch.zeros((), dtype=torch.long))
 
-    def forward(self, x: Tensor, **kwargs: Any) -> list[Tensor]:
-        """Returns [recons, input, mu, log_var, z]; recons are logits, not images."""
-        mu, log_var = self.encode(x)
+    def forward(self, x: Tensor, labels: LabelsLike | None = None, **kwargs: Any) -> TCVAEOutput:
+        mu, log_var = self.encode(x, labels)
         z = reparameterize(mu, log_var)
-        return [self.decode_logits(z), x, mu, log_var, z]
+        return TCVAEOutput(self.decode_logits(z, labels), x, mu, log_var, z)
 
     def anneal_factor(self) -> float:
         if self.anneal_steps == 0:
@@ -152,7 +155,7 @@ class BetaTCVAE(VanillaVAE):
         dataset_size: int | None = None,
         kld_weight: float = 1.0,
         **kwargs: Any,
-    ) -> dict:
+    ) -> dict[str, Tensor]:
         if dataset_size is None:
             raise ValueError("BetaTCVAE.loss_function needs dataset_size=, the number of training images")
         batch_size = z.shape[0]
@@ -168,8 +171,8 @@ class BetaTCVAE(VanillaVAE):
         recon = self.reconstruction_loss(recons, x)
         return {
             "loss": recon + kld_weight * self.anneal_factor() * regulariser,
-            "Reconstruction_Loss": recon.detach(),
-            "KLD": dw_kl.detach(),
-            "TC_Loss": tc.detach(),
-            "MI_Loss": mi.detach(),
+            "reconstruction": recon.detach(),
+            "mutual_information": mi.detach(),
+            "total_correlation": tc.detach(),
+            "dimension_wise_kl": dw_kl.detach(),
         }

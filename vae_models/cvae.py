@@ -3,30 +3,29 @@ using Deep Conditional Generative Models").
 
 Both networks see the class y: q(z|x, y) gets y as constant one-hot image planes
 stacked on the input channels, p(x|z, y) gets it concatenated to z. The prior is
-p(z) = N(0, I), so z carries the style and y the class.
+p(z) = N(0, I), so z carries the style and y the class. The rest (the Gaussian
+posterior and the negative ELBO) is the vanilla VAE's.
 
 Labels may be class indices (an int, a list, or an integer tensor [B]) or
-vectors [B, num_classes] on the simplex (one-hot, or a mix of classes for
-interpolation). A single label applies to the whole batch.
+vectors on the simplex (one-hot, or a mix of classes for interpolation), one per
+image [B, num_classes] or one for all [num_classes]. A single label applies to
+the whole batch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .base import BaseVAE, reparameterize
+from .base import LabelsLike
 from .checks import require_int
-from .layers import GaussianPosterior
-
-LabelsLike = int | Sequence[int] | Tensor
+from .vanilla_vae import VanillaVAE
 
 
-class ConditionalVAE(BaseVAE):
+class ConditionalVAE(VanillaVAE):
     model_type = "cvae"
 
     def __init__(
@@ -41,55 +40,19 @@ class ConditionalVAE(BaseVAE):
         decoder: str = "deconv",
     ) -> None:
         self.num_classes = require_int("num_classes", num_classes, 2, 1000)
-        super().__init__(
-            in_channels, latent_dim, img_size, hidden_dims, likelihood, fc_dims, decoder, condition_dim=num_classes
-        )
-        self.posterior = GaussianPosterior(self.feature_dim, latent_dim)
+        super().__init__(in_channels, latent_dim, img_size, hidden_dims, likelihood, fc_dims, decoder)
 
     def one_hot(self, labels: LabelsLike | None, batch_size: int, device: torch.device) -> Tensor:
         """Any accepted label form -> float [batch_size, num_classes]."""
         return labels_to_one_hot(labels, batch_size, self.num_classes).to(device)
 
-    def encode(self, x: Tensor, labels: LabelsLike | None = None) -> list[Tensor]:
-        """Images and labels -> [mu, log_var] of q(z|x, y)."""
-        self.check_images(x)
+    def conditioned_images(self, x: Tensor, labels: LabelsLike | None) -> Tensor:
         y = self.one_hot(labels, x.shape[0], x.device).to(x.dtype)
         planes = y[:, :, None, None].expand(-1, -1, *x.shape[2:])
-        return list(self.posterior(self.encoder(torch.cat([x, planes], dim=1))))
+        return torch.cat([x, planes], dim=1)
 
-    def embed(self, x: Tensor, labels: LabelsLike | None = None) -> Tensor:
-        return self.encode(x, labels)[0]
-
-    def decode_logits(self, z: Tensor, labels: LabelsLike | None = None) -> Tensor:
-        y = self.one_hot(labels, z.shape[0], z.device).to(z.dtype)
-        return super().decode_logits(torch.cat([z, y], dim=1))
-
-    def decode(self, z: Tensor, labels: LabelsLike | None = None) -> Tensor:
-        """Codes and labels -> images in [0, 1]."""
-        return torch.sigmoid(self.decode_logits(z, labels))
-
-    def forward(self, x: Tensor, labels: LabelsLike | None = None, **kwargs: Any) -> list[Tensor]:
-        """Returns [recons, input, mu, log_var]; recons are logits, not images."""
-        mu, log_var = self.encode(x, labels)
-        return [self.decode_logits(reparameterize(mu, log_var), labels), x, mu, log_var]
-
-    def sample(
-        self,
-        num_samples: int,
-        current_device: str | torch.device = "cpu",
-        *,
-        labels: LabelsLike | None = None,
-        temperature: float = 1.0,
-        generator: torch.Generator | None = None,
-    ) -> Tensor:
-        """Prior draws decoded as class `labels` (one label, or one per sample)."""
-        z = self.prior_codes(num_samples, current_device, temperature=temperature, generator=generator)
-        return self.decode(z, labels)
-
-    def loss_function(
-        self, recons: Tensor, x: Tensor, mu: Tensor, log_var: Tensor, *, kld_weight: float = 1.0, **kwargs: Any
-    ) -> dict:
-        return self.gaussian_elbo(recons, x, mu, log_var, kld_weight)
+    def conditioned_codes(self, z: Tensor, labels: LabelsLike | None) -> Tensor:
+        return torch.cat([z, self.one_hot(labels, z.shape[0], z.device).to(z.dtype)], dim=1)
 
 
 def labels_to_one_hot(labels: LabelsLike | None, batch_size: int, num_classes: int) -> Tensor:
@@ -105,14 +68,10 @@ def labels_to_one_hot(labels: LabelsLike | None, batch_size: int, num_classes: i
         labels = torch.as_tensor(labels).cpu()
     except (TypeError, ValueError, RuntimeError) as err:
         raise ValueError(f"{expected}; got {labels!r}") from err
-
+    if labels.is_floating_point() and labels.shape == (num_classes,):
+        labels = labels.expand(batch_size, num_classes)
     if labels.dim() == 2 and labels.is_floating_point():
-        if labels.shape != (batch_size, num_classes):
-            raise ValueError(f"{expected}; got a tensor of shape {tuple(labels.shape)}")
-        if (labels < 0).any() or not torch.allclose(labels.sum(1), torch.ones(batch_size), atol=1e-4):
-            raise ValueError(f"{expected}; label vectors must be non-negative and sum to 1")
-        return labels.float()
-
+        return _check_soft_labels(labels, batch_size, num_classes, expected)
     if labels.is_floating_point() or labels.dtype == torch.bool or labels.dim() > 1:
         raise ValueError(f"{expected}; got a {labels.dtype} tensor of shape {tuple(labels.shape)}")
     if labels.dim() == 0:
@@ -122,3 +81,11 @@ def labels_to_one_hot(labels: LabelsLike | None, batch_size: int, num_classes: i
     if (labels < 0).any() or (labels >= num_classes).any():
         raise ValueError(f"{expected}; got {labels.tolist()}")
     return F.one_hot(labels.long(), num_classes).float()
+
+
+def _check_soft_labels(labels: Tensor, batch_size: int, num_classes: int, expected: str) -> Tensor:
+    if labels.shape != (batch_size, num_classes):
+        raise ValueError(f"{expected}; got a tensor of shape {tuple(labels.shape)}")
+    if (labels < 0).any() or not torch.allclose(labels.sum(1), torch.ones(batch_size), atol=1e-4):
+        raise ValueError(f"{expected}; label vectors must be non-negative and sum to 1")
+    return labels.float()

@@ -13,57 +13,45 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from .base import BaseVAE, gaussian_kl
-from .cvae import ConditionalVAE
+from .base import BaseVAE, LabelsLike
+from .distributions import gaussian_kl
 from .latent import traversal_codes
 
 INTERPOLATION_MODES = ("linear", "spherical")
 
 
-def _device(model: BaseVAE) -> torch.device:
-    return next(model.parameters()).device
-
-
-def _labels(model: BaseVAE, label: int | Tensor | None, count: int) -> dict[str, Tensor]:
-    """The decoder's keyword arguments: labels for the conditional VAE, nothing for the others."""
-    if not isinstance(model, ConditionalVAE):
-        return {}
-    if label is None:
-        raise ValueError("the conditional VAE needs a class label")
-    labels = torch.as_tensor(label)
-    if labels.dim() == 0 or (labels.dim() == 1 and labels.is_floating_point()):
-        labels = labels.expand(count, *labels.shape)
-    return {"labels": labels.to(_device(model))}
+def _on_device(model: BaseVAE, labels: LabelsLike | None) -> LabelsLike | None:
+    return labels.to(model.device) if isinstance(labels, Tensor) else labels
 
 
 @torch.inference_mode()
-def best_label(model: ConditionalVAE, x: Tensor) -> int:
-    """The class under which the conditional VAE explains one image best (lowest negative ELBO)."""
-    classes = torch.arange(model.num_classes, device=_device(model))
-    images = x.to(_device(model)).expand(model.num_classes, -1, -1, -1)
+def best_label(model: BaseVAE, x: Tensor) -> int:
+    """The class under which a conditional model explains one image best (lowest negative ELBO)."""
+    classes = torch.arange(model.num_classes, device=model.device)
+    images = x.to(model.device).expand(model.num_classes, -1, -1, -1)
     mu, log_var = model.encode(images, classes)
     nll = model.reconstruction_nll(model.decode_logits(mu, classes), images) + gaussian_kl(mu, log_var)
     return int(nll.argmin())
 
 
 @torch.inference_mode()
-def encode(model: BaseVAE, x: Tensor, label: int | None = None) -> Tensor:
+def encode(model: BaseVAE, x: Tensor, labels: LabelsLike | None = None) -> Tensor:
     """Images [B, C, H, W] -> deterministic codes [B, latent_dim] (posterior means; z for the WAE)."""
-    return model.embed(x.to(_device(model)), **_labels(model, label, len(x))).float().cpu()
+    return model.embed(x.to(model.device), _on_device(model, labels)).float().cpu()
 
 
 @torch.inference_mode()
-def decode(model: BaseVAE, codes: Tensor, label: int | Tensor | None = None) -> Tensor:
+def decode(model: BaseVAE, codes: Tensor, labels: LabelsLike | None = None) -> Tensor:
     """Codes [B, latent_dim] (or one code) -> images [B, C, H, W] in [0, 1]."""
     codes = torch.as_tensor(codes, dtype=torch.float32)
     codes = codes.unsqueeze(0) if codes.dim() == 1 else codes
     if codes.shape[-1] != model.latent_dim:
         raise ValueError(f"this model has {model.latent_dim} latent dimensions; got a code of {codes.shape[-1]}")
-    return model.decode(codes.to(_device(model)), **_labels(model, label, len(codes))).float().cpu()
+    return model.decode(codes.to(model.device), _on_device(model, labels)).float().cpu()
 
 
-def reconstruct(model: BaseVAE, x: Tensor, label: int | None = None) -> Tensor:
-    return decode(model, encode(model, x, label), label)
+def reconstruct(model: BaseVAE, x: Tensor, labels: LabelsLike | None = None) -> Tensor:
+    return decode(model, encode(model, x, labels), labels)
 
 
 def prior_codes(model: BaseVAE, count: int, seed: int, temperature: float = 1.0) -> Tensor:
@@ -71,12 +59,14 @@ def prior_codes(model: BaseVAE, count: int, seed: int, temperature: float = 1.0)
     return model.prior_codes(count, "cpu", temperature=temperature, generator=generator)
 
 
-def prior_samples(model: BaseVAE, count: int, seed: int, temperature: float = 1.0, label: int | None = None) -> Tensor:
+def prior_samples(
+    model: BaseVAE, count: int, seed: int, temperature: float = 1.0, labels: LabelsLike | None = None
+) -> Tensor:
     """`count` decoded prior draws; the same seed gives the same images on any device."""
-    return decode(model, prior_codes(model, count, seed, temperature), label)
+    return decode(model, prior_codes(model, count, seed, temperature), labels)
 
 
-def class_style_grid(model: ConditionalVAE, styles: int, seed: int, temperature: float = 1.0) -> Tensor:
+def class_style_grid(model: BaseVAE, styles: int, seed: int, temperature: float = 1.0) -> Tensor:
     """Rows are classes, columns share one z: the same "style" written as every class."""
     codes = prior_codes(model, styles, seed, temperature).repeat(model.num_classes, 1)
     labels = torch.arange(model.num_classes).repeat_interleave(styles)
@@ -84,10 +74,15 @@ def class_style_grid(model: ConditionalVAE, styles: int, seed: int, temperature:
 
 
 def traversal_grid(
-    model: BaseVAE, start: Tensor, dims: Sequence[int], steps: int = 9, span: float = 3.0, label: int | None = None
+    model: BaseVAE,
+    start: Tensor,
+    dims: Sequence[int],
+    steps: int = 9,
+    span: float = 3.0,
+    labels: LabelsLike | None = None,
 ) -> Tensor:
     """One row per latent in `dims`, swept over ±span from `start`, decoded as one batch."""
-    return decode(model, traversal_codes(start.float(), dims, steps, span), label)
+    return decode(model, traversal_codes(start.float(), dims, steps, span), labels)
 
 
 def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
@@ -107,13 +102,14 @@ def interpolate(
     mode: str = "linear",
     labels: tuple[int, int] | None = None,
 ) -> Tensor:
-    """Decoded in-betweens of two codes; a conditional VAE also blends its two one-hot labels."""
+    """Decoded in-betweens of two codes; a conditional model also blends the one-hot labels of its two
+    ends (class 0 where they have none); other models ignore `labels`."""
     if mode not in INTERPOLATION_MODES:
         raise ValueError(f"interpolation mode must be one of {INTERPOLATION_MODES}, got {mode!r}")
     t = torch.linspace(0, 1, steps)
     codes = slerp(start, end, t) if mode == "spherical" else torch.lerp(start, end, t[:, None])
     soft_labels = None
-    if isinstance(model, ConditionalVAE):
+    if model.is_conditional:
         one_hot = torch.eye(model.num_classes)[list(labels or (0, 0))]
         soft_labels = torch.lerp(one_hot[0], one_hot[1], t[:, None])
     return decode(model, codes, soft_labels)

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -22,10 +23,15 @@ import torch
 from sklearn.metrics import mutual_info_score
 from torch import Tensor
 
-from .base import BaseVAE, gaussian_kl_per_dim
-from .betatc_vae import log_normal
-from .cvae import ConditionalVAE
-from .wae_mmd import WAE_MMD
+from .base import BaseVAE
+from .distributions import (
+    gaussian_kl_per_dim,
+    imq_kernel,
+    log_normal,
+    log_standard_normal,
+    mmd_unbiased,
+    reparameterize,
+)
 
 ACTIVE_UNIT_THRESHOLD = 0.01
 
@@ -33,10 +39,6 @@ ACTIVE_UNIT_THRESHOLD = 0.01
 def batches(images: Tensor, labels: Tensor, batch_size: int = 256) -> Iterator[tuple[Tensor, Tensor]]:
     for start in range(0, len(images), batch_size):
         yield images[start : start + batch_size], labels[start : start + batch_size]
-
-
-def label_kwargs(model: BaseVAE, labels: Tensor) -> dict[str, Any]:
-    return {"labels": labels} if isinstance(model, ConditionalVAE) else {}
 
 
 @torch.inference_mode()
@@ -52,29 +54,26 @@ def decode_all(model: BaseVAE, codes: Tensor, labels: Tensor) -> Tensor:
 
 
 def _in_batches(method: Callable[..., Tensor], model: BaseVAE, inputs: Tensor, labels: Tensor) -> Tensor:
-    device = next(model.parameters()).device
-    outputs = [
-        method(x.to(device), **label_kwargs(model, y.to(device))).float().cpu() for x, y in batches(inputs, labels)
-    ]
+    device = model.device
+    outputs = [method(x.to(device), y.to(device)).float().cpu() for x, y in batches(inputs, labels)]
     return torch.cat(outputs)
 
 
 @torch.inference_mode()
 def likelihood_metrics(model: BaseVAE, images: Tensor, labels: Tensor, importance_samples: int = 100) -> dict[str, Any]:
     """Reconstruction error, negative ELBO, IWAE NLL and KL per dimension, averaged over images."""
-    device = next(model.parameters()).device
     recon_sum, kl_per_dim, nll_sum, means = 0.0, torch.zeros(model.latent_dim), 0.0, []
     for x, y in batches(images, labels, 64):
-        x, extra = x.to(device), label_kwargs(model, y.to(device))
-        outputs = model(x, **extra)
-        recon_sum += model.reconstruction_nll(outputs[0], x).sum().item()
-        if isinstance(model, WAE_MMD):
-            means.append(outputs[2].float().cpu())
+        x, y = x.to(model.device), y.to(model.device)
+        outputs = model(x, y)
+        recon_sum += model.reconstruction_nll(outputs.recons, x).sum().item()
+        if not model.has_kl:
+            means.append(outputs.z.float().cpu())
             continue
-        mu, log_var = outputs[2].float(), outputs[3].float()
+        mu, log_var = outputs.mu.float(), outputs.log_var.float()
         means.append(mu.cpu())
         kl_per_dim += gaussian_kl_per_dim(mu, log_var).sum(0).cpu()
-        nll_sum += _importance_weighted_nll(model, x, mu, log_var, extra, importance_samples).sum().item()
+        nll_sum += _importance_weighted_nll(model, x, y, mu, log_var, importance_samples).sum().item()
     n = len(images)
     codes = torch.cat(means)
     result: dict[str, Any] = {
@@ -82,7 +81,7 @@ def likelihood_metrics(model: BaseVAE, images: Tensor, labels: Tensor, importanc
         "active_units": int((codes.var(0) > ACTIVE_UNIT_THRESHOLD).sum()),
         "code_variance_per_dim": codes.var(0).tolist(),
     }
-    if not isinstance(model, WAE_MMD):
+    if model.has_kl:
         kl_per_dim /= n
         result |= {
             "kl_nats": kl_per_dim.sum().item(),
@@ -95,16 +94,17 @@ def likelihood_metrics(model: BaseVAE, images: Tensor, labels: Tensor, importanc
 
 
 def _importance_weighted_nll(
-    model: BaseVAE, x: Tensor, mu: Tensor, log_var: Tensor, extra: dict, samples: int
+    model: BaseVAE, x: Tensor, labels: Tensor, mu: Tensor, log_var: Tensor, samples: int
 ) -> Tensor:
     """-log (1/K Σ_k p(x|z_k) p(z_k) / q(z_k|x)), z_k ~ q(z|x), per image."""
     log_weights = []
+    dtype = next(model.parameters()).dtype
     for _ in range(samples):
-        z = mu + torch.randn_like(mu) * torch.exp(0.5 * log_var)
+        z = reparameterize(mu, log_var)
         # The decoder runs in its own dtype; the densities are summed in at least float32.
-        logits = model.decode_logits(z.to(next(model.parameters()).dtype), **extra)
+        logits = model.decode_logits(z.to(dtype), labels)
         log_px = -model.reconstruction_nll(logits, x)
-        log_pz = log_normal(z, torch.zeros_like(z), torch.zeros_like(z)).sum(1)
+        log_pz = log_standard_normal(z).sum(1)
         log_qz = log_normal(z, mu, log_var).sum(1)
         log_weights.append(log_px + log_pz - log_qz)
     return -(torch.logsumexp(torch.stack(log_weights), dim=0) - math.log(samples))
@@ -113,21 +113,16 @@ def _importance_weighted_nll(
 @torch.inference_mode()
 def aggregate_posterior_mmd(model: BaseVAE, images: Tensor, labels: Tensor, max_points: int = 2000) -> float:
     """Unbiased MMD² (IMQ, C = 2·latent_dim) between q(z) = E_x q(z|x) and N(0, I)."""
-    device = next(model.parameters()).device
     images, labels = images[:max_points], labels[:max_points]
     codes = []
     for x, y in batches(images, labels):
-        outputs = model(x.to(device), **label_kwargs(model, y.to(device)))
-        codes.append(outputs[-1] if isinstance(model, WAE_MMD) else _sample_posterior(outputs[2], outputs[3]))
+        outputs = model(x.to(model.device), y.to(model.device))
+        codes.append(reparameterize(outputs.mu, outputs.log_var) if model.has_kl else outputs.z)
     z = torch.cat(codes).float().cpu()
     generator = torch.Generator().manual_seed(0)
     prior = torch.randn(z.shape, generator=generator)
-    judge = WAE_MMD(latent_dim=z.shape[1], img_size=16, hidden_dims=[1], reg_weight=1.0)
-    return judge.compute_mmd(z.double(), prior.double()).item()
-
-
-def _sample_posterior(mu: Tensor, log_var: Tensor) -> Tensor:
-    return mu + torch.randn_like(mu) * torch.exp(0.5 * log_var)
+    kernel = functools.partial(imq_kernel, scale=2.0 * z.shape[1])
+    return mmd_unbiased(z.double(), prior.double(), kernel).item()
 
 
 def overlap(images: Tensor, reconstructions: Tensor, threshold: float = 0.5) -> Tensor:

@@ -7,12 +7,22 @@ negative ELBO: -E_q[log p(x|z)] + kld_weight * KL(q(z|x) || p(z)).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from torch import Tensor
 
-from .base import BaseVAE, reparameterize
+from .base import BaseVAE, LabelsLike, full_precision
+from .distributions import gaussian_kl, reparameterize
 from .layers import GaussianPosterior
+
+
+class VAEOutput(NamedTuple):
+    """What `forward` returns; it unpacks as [recons, input, mu, log_var] for `loss_function`."""
+
+    recons: Tensor  # decoder logits, not images
+    input: Tensor
+    mu: Tensor
+    log_var: Tensor
 
 
 class VanillaVAE(BaseVAE):
@@ -31,20 +41,17 @@ class VanillaVAE(BaseVAE):
         super().__init__(in_channels, latent_dim, img_size, hidden_dims, likelihood, fc_dims, decoder)
         self.posterior = GaussianPosterior(self.feature_dim, latent_dim)
 
-    def encode(self, x: Tensor) -> list[Tensor]:
+    def encode(self, x: Tensor, labels: LabelsLike | None = None) -> list[Tensor]:
         """Images -> [mu, log_var] of q(z|x)."""
-        self.check_images(x)
-        return list(self.posterior(self.encoder(x)))
+        return list(self.posterior(self.features(x, labels)))
 
-    def embed(self, x: Tensor) -> Tensor:
-        return self.encode(x)[0]
-
-    def forward(self, x: Tensor, **kwargs: Any) -> list[Tensor]:
-        """Returns [recons, input, mu, log_var]; recons are logits, not images."""
-        mu, log_var = self.encode(x)
-        return [self.decode_logits(reparameterize(mu, log_var)), x, mu, log_var]
+    def forward(self, x: Tensor, labels: LabelsLike | None = None, **kwargs: Any) -> VAEOutput:
+        mu, log_var = self.encode(x, labels)
+        return VAEOutput(self.decode_logits(reparameterize(mu, log_var), labels), x, mu, log_var)
 
     def loss_function(
         self, recons: Tensor, x: Tensor, mu: Tensor, log_var: Tensor, *, kld_weight: float = 1.0, **kwargs: Any
-    ) -> dict:
-        return self.gaussian_elbo(recons, x, mu, log_var, kld_weight)
+    ) -> dict[str, Tensor]:
+        recon = self.reconstruction_loss(recons, x)
+        kl = gaussian_kl(full_precision(mu), full_precision(log_var)).mean()
+        return {"loss": recon + kld_weight * kl, "reconstruction": recon.detach(), "kl": kl.detach()}

@@ -13,19 +13,27 @@ authors' code uses; RBF is exp(−‖x−y‖²/C).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
 
-from .base import BaseVAE, full_precision
+from .base import BaseVAE, LabelsLike, full_precision
 from .checks import require_choice, require_float
+from .distributions import imq_kernel, mmd_unbiased, rbf_kernel
 
-IMQ_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+
+class WAEOutput(NamedTuple):
+    """What `forward` returns; it unpacks as [recons, input, z] for `loss_function`."""
+
+    recons: Tensor  # decoder logits, not images
+    input: Tensor
+    z: Tensor
 
 
 class WAE_MMD(BaseVAE):
     model_type = "wae_mmd"
+    has_kl = False
 
     def __init__(
         self,
@@ -46,40 +54,26 @@ class WAE_MMD(BaseVAE):
         super().__init__(in_channels, latent_dim, img_size, hidden_dims, likelihood, fc_dims, decoder, code_heads=1)
         self.fc_z = nn.Linear(self.feature_dim, latent_dim)
 
-    def encode(self, x: Tensor) -> list[Tensor]:
+    def encode(self, x: Tensor, labels: LabelsLike | None = None) -> list[Tensor]:
         """Images -> [z]."""
-        self.check_images(x)
-        return [self.fc_z(self.encoder(x))]
+        return [self.fc_z(self.features(x, labels))]
 
-    def embed(self, x: Tensor) -> Tensor:
-        return self.encode(x)[0]
+    def forward(self, x: Tensor, labels: LabelsLike | None = None, **kwargs: Any) -> WAEOutput:
+        z = self.encode(x, labels)[0]
+        return WAEOutput(self.decode_logits(z, labels), x, z)
 
-    def forward(self, x: Tensor, **kwargs: Any) -> list[Tensor]:
-        """Returns [recons, input, z]; recons are logits, not images."""
-        z = self.encode(x)[0]
-        return [self.decode_logits(z), x, z]
-
-    def loss_function(self, recons: Tensor, x: Tensor, z: Tensor, **kwargs: Any) -> dict:
+    def loss_function(self, recons: Tensor, x: Tensor, z: Tensor, **kwargs: Any) -> dict[str, Tensor]:
         recon = self.reconstruction_loss(recons, x)
         mmd = self.compute_mmd(full_precision(z))
-        return {"loss": recon + mmd, "Reconstruction_Loss": recon.detach(), "MMD": mmd.detach()}
+        return {"loss": recon + mmd, "reconstruction": recon.detach(), "mmd": mmd.detach()}
 
     def kernel(self, a: Tensor, b: Tensor) -> Tensor:
         """k(a_i, b_j) for every pair: [n, d] x [m, d] -> [n, m]."""
-        sq_dist = (a.unsqueeze(1) - b.unsqueeze(0)).pow(2).sum(-1)
-        c = 2.0 * self.latent_dim * self.latent_var
-        if self.kernel_type == "rbf":
-            return torch.exp(-sq_dist / c)
-        return sum(s * c / (s * c + sq_dist) for s in IMQ_SCALES)
+        scale = 2.0 * self.latent_dim * self.latent_var
+        return rbf_kernel(a, b, scale) if self.kernel_type == "rbf" else imq_kernel(a, b, scale)
 
     def compute_mmd(self, z: Tensor, prior_z: Tensor | None = None) -> Tensor:
         """reg_weight · unbiased MMD² between codes z and draws from the prior."""
-        n = z.shape[0]
-        if n < 2:
-            raise ValueError("MMD needs a batch of at least 2 codes")
         if prior_z is None:
             prior_z = torch.randn_like(z)
-        off_diagonal = 1.0 - torch.eye(n, device=z.device, dtype=z.dtype)
-        within = ((self.kernel(z, z) + self.kernel(prior_z, prior_z)) * off_diagonal).sum() / (n * (n - 1))
-        cross = self.kernel(z, prior_z).mean()
-        return self.reg_weight * (within - 2.0 * cross)
+        return self.reg_weight * mmd_unbiased(z, prior_z, self.kernel)
