@@ -30,8 +30,8 @@ from PIL import Image
 
 import app
 from vae_models import ConditionalVAE, explore, figures
-from vae_models.distributions import gaussian_kl
 from vae_models.catalog import Catalog, ModelInfo, discover
+from vae_models.distributions import gaussian_kl
 from vae_models.images import MAX_FILE_BYTES, ImageInputError, read_image, to_model_input
 from vae_models.latent import traversal_codes
 

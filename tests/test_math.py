@@ -8,9 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from vae_models import WAE_MMD, BetaTCVAE, ConditionalVAE, VanillaVAE
-from vae_models.distributions import gaussian_kl
 from vae_models.betatc_vae import decompose_kl, log_importance_weights
-from vae_models.distributions import log_normal
+from vae_models.distributions import gaussian_kl, log_normal
 
 
 @pytest.fixture(autouse=True)
@@ -223,7 +222,9 @@ def test_betatc_loss_weights_each_term_and_needs_the_dataset_size():
     with pytest.raises(ValueError, match="dataset_size"):
         model.loss_function(*outputs)
     losses = model.loss_function(*outputs, dataset_size=300)
-    regulariser = 2.0 * losses["mutual_information"] + 5.0 * losses["total_correlation"] + 3.0 * losses["dimension_wise_kl"]
+    regulariser = (
+        2.0 * losses["mutual_information"] + 5.0 * losses["total_correlation"] + 3.0 * losses["dimension_wise_kl"]
+    )
     assert losses["loss"].item() == pytest.approx((losses["reconstruction"] + regulariser).item(), rel=1e-9)
     with pytest.raises(ValueError, match="batch size"):
         model.loss_function(*model(x[:1]), dataset_size=300)
@@ -261,7 +262,9 @@ def test_total_correlation_weight_is_one_until_the_ramp_then_rises_linearly_to_b
     for _ in range(8):
         losses = model.loss_function(*model(x), dataset_size=100)
         weights.append(model.tc_weight())
-        regulariser = losses["mutual_information"] + weights[-1] * losses["total_correlation"] + losses["dimension_wise_kl"]
+        regulariser = (
+            losses["mutual_information"] + weights[-1] * losses["total_correlation"] + losses["dimension_wise_kl"]
+        )
         assert losses["loss"].item() == pytest.approx((losses["reconstruction"] + regulariser).item(), rel=1e-9)
     # Steps 1..8 (the counter advances before the loss): 1 until step 2, then +1 a step up to β.
     assert weights == pytest.approx([1.0, 1.0, 2.0, 3.0, 4.0, 5.0, 5.0, 5.0])
