@@ -15,8 +15,8 @@ import torch
 from train.card import summary_table
 from train.config import load_config
 from vae_models import load_model
+from vae_models.checkpoint import load_latent_cache
 from vae_models.data import load_dataset
-from vae_models.latent import load_latent_cache
 from vae_models.metrics import encode_all, mig
 
 ROOT = Path(__file__).resolve().parent.parent

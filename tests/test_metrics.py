@@ -10,13 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from vae_models import WAE_MMD, ConditionalVAE, VanillaVAE
-from vae_models.latent import (
-    LATENT_CACHE_NAME,
-    load_latent_cache,
-    pca_projection,
-    save_latent_cache,
-    traversal_codes,
-)
+from vae_models.checkpoint import LATENT_CACHE_NAME, load_latent_cache, save_latent_cache
+from vae_models.latent import pca_projection, traversal_codes
 from vae_models.metrics import (
     aggregate_posterior_mmd,
     decode_all,

@@ -17,9 +17,10 @@ import numpy as np
 import torch
 
 from vae_models import ConditionalVAE, ModelLoadError, load_model
+from vae_models.checkpoint import save_latent_cache
 from vae_models.classifier import ImageClassifier, train_classifier
 from vae_models.data import DatasetUnavailableError, ImageDataset, load_dataset
-from vae_models.latent import pca_projection, save_latent_cache, tsne_projection
+from vae_models.latent import pca_projection, tsne_projection
 from vae_models.metrics import (
     aggregate_posterior_mmd,
     decode_all,

@@ -6,8 +6,9 @@ model = load_model("checkpoints/vanilla_vae-digits")
 
 from .base import BaseVAE
 from .betatc_vae import BetaTCVAE
+from .checkpoint import ModelLoadError
 from .cvae import ConditionalVAE
-from .loading import MODEL_TYPES, ModelLoadError, load_model, model_folder, resolve_device
+from .loading import MODEL_TYPES, load_model, model_folder, resolve_device
 from .vanilla_vae import VanillaVAE
 from .wae_mmd import WAE_MMD
 

@@ -24,11 +24,10 @@ import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
 from torch import Tensor, nn
 
+from .checkpoint import WEIGHTS_NAME
 from .checks import require_choice, require_int
 from .layers import broadcast_decoder, decoder_trunk, encoder_trunk, fully_connected
 
-WEIGHTS_NAME = "model.safetensors"
-CONFIG_NAME = "config.json"
 IMAGE_SIZES = (16, 32, 64, 128)
 LIKELIHOODS = ("bernoulli", "gaussian")
 DECODERS = ("deconv", "broadcast")

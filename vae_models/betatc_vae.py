@@ -67,6 +67,7 @@ class TCVAEOutput(NamedTuple):
     log_var: Tensor
     z: Tensor
 
+
 def log_importance_weights(batch_size: int, dataset_size: int, estimator: str = "mss") -> Tensor:
     """log w_ij, [batch_size, batch_size]: the weight of q(z_i | x_j) in the estimate of q(z_i)."""
     if estimator == "mws":

@@ -11,7 +11,7 @@ unreachable costs start-up at most `hub_timeout` seconds and becomes a warning.
 
 from __future__ import annotations
 
-import json
+import functools
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,16 +21,26 @@ from typing import Any
 import numpy as np
 from huggingface_hub import hf_hub_download
 
-from .base import CONFIG_NAME, WEIGHTS_NAME, BaseVAE
-from .latent import LATENT_CACHE_NAME, load_latent_cache
-from .loading import ModelLoadError, load_model, model_folder
+from .base import BaseVAE
+from .checkpoint import (
+    CONFIG_NAME,
+    METADATA_FILES,
+    METRICS_NAME,
+    TRAINING_CONFIG_NAME,
+    WEIGHTS_NAME,
+    ModelLoadError,
+    load_latent_cache,
+    read_json_object,
+)
+from .loading import load_model, model_folder
+from .metrics import ACTIVE_UNIT_THRESHOLD, dominant_factors, kl_order
 
-METADATA_FILES = ("metrics.json", "training_config.json", LATENT_CACHE_NAME)
+DEFAULT_CLASS_COUNT = 10  # what a model with no recorded classes is labelled with: the digits
 
 
 @dataclass
 class ModelInfo:
-    """What is known about a model without loading its weights."""
+    """What is known about a model without loading its weights, and the facts derived from it once."""
 
     name: str
     folder: Path
@@ -49,6 +59,73 @@ class ModelInfo:
     @property
     def dataset(self) -> str:
         return self.metrics.get("dataset") or self.training_config.get("data", {}).get("name") or "unknown"
+
+    @property
+    def is_conditional(self) -> bool:
+        """Whether the model is conditioned on class labels (its config names a class count)."""
+        return int(self.config.get("num_classes", 0)) > 0
+
+    @functools.cached_property
+    def class_names(self) -> list[str]:
+        if "class_names" in self.metrics:
+            return list(self.metrics["class_names"])
+        return [str(k) for k in range(int(self.config.get("num_classes", DEFAULT_CLASS_COUNT)))]
+
+    @property
+    def factor_names(self) -> list[str]:
+        """The generative factors the test set is labelled with (dSprites); empty for other data."""
+        return list(self.metrics.get("factor_names", []))
+
+    @property
+    def colour_choices(self) -> list[str]:
+        """What the latent map can colour its points by."""
+        return ["label", *self.factor_names]
+
+    @property
+    def information_per_latent(self) -> tuple[list[float], str] | None:
+        """Each latent's information and its name: the KL per latent, or the code variance for
+        the WAE, which has no KL; None for a model that has not been evaluated."""
+        if self.metrics.get("kl_per_dim"):
+            return list(self.metrics["kl_per_dim"]), "KL (nats)"
+        if self.metrics.get("code_variance_per_dim"):
+            return list(self.metrics["code_variance_per_dim"]), "code variance (the WAE has no KL)"
+        return None
+
+    @functools.cached_property
+    def latent_order(self) -> list[int]:
+        """Latent dimensions by information, most first (the slider order)."""
+        information = self.information_per_latent
+        return kl_order(information[0]) if information else list(range(self.latent_dim))
+
+    @functools.cached_property
+    def inactive(self) -> list[bool]:
+        """Per latent, whether its code barely moves over the data (Burda et al.'s inactive unit)."""
+        variances = self.metrics.get("code_variance_per_dim") or [float("inf")] * self.latent_dim
+        return [v <= ACTIVE_UNIT_THRESHOLD for v in variances]
+
+    @property
+    def active_latent_order(self) -> list[int]:
+        """The active latents, most informative first; the most informative one if none is active."""
+        return [d for d in self.latent_order if not self.inactive[d]] or self.latent_order[:1]
+
+    @functools.cached_property
+    def dominant_factors(self) -> list[tuple[int, float, int | None, float]] | None:
+        """Per latent, the factor it informs most and the runner-up, with their shares
+        (`metrics.dominant_factors`); None without factor labels."""
+        if "mutual_information" not in self.metrics or "factor_entropy" not in self.metrics:
+            return None
+        return dominant_factors(np.array(self.metrics["mutual_information"]), np.array(self.metrics["factor_entropy"]))
+
+    def latent_label(self, dim: int) -> str:
+        """One line on what a latent is: "z3 · KL 1.23 · moves shape", or "· inactive"."""
+        text = f"z{dim}"
+        if self.metrics.get("kl_per_dim"):
+            text += f" · KL {self.metrics['kl_per_dim'][dim]:.2f}"
+        if self.inactive[dim]:
+            text += " · inactive"
+        elif self.dominant_factors:
+            text += f" · moves {self.factor_names[self.dominant_factors[dim][0]]}"
+        return text
 
     def summary(self) -> str:
         """One line for a model picker: name, type, data, latent size and the key metric."""
@@ -69,22 +146,10 @@ def read_info(folder: str | Path, name: str) -> ModelInfo:
     return ModelInfo(
         name=name,
         folder=folder,
-        config=_read_json(folder / CONFIG_NAME, name, required=True),
-        metrics=_read_json(folder / "metrics.json", name),
-        training_config=_read_json(folder / "training_config.json", name),
+        config=read_json_object(folder / CONFIG_NAME, name),
+        metrics=read_json_object(folder / METRICS_NAME, name, required=False),
+        training_config=read_json_object(folder / TRAINING_CONFIG_NAME, name, required=False),
     )
-
-
-def _read_json(path: Path, name: str, required: bool = False) -> dict[str, Any]:
-    if not path.is_file() and not required:
-        return {}
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
-        raise ModelLoadError(f"{name}: {path.name} is not readable JSON ({err})") from err
-    if not isinstance(value, dict):
-        raise ModelLoadError(f"{name}: {path.name} must hold a JSON object")
-    return value
 
 
 def discover(checkpoints: str | Path) -> tuple[list[ModelInfo], list[str]]:

@@ -1,22 +1,17 @@
-"""Latent-space analysis: 2-D and 3-D maps of the codes, and the cache the app opens.
+"""Latent-space analysis: 2-D and 3-D maps of the codes, and traversal codes.
 
-The cache (`latents.safetensors` in a checkpoint folder) holds the encoded test set,
-its labels and dSprites factors, PCA (2-D and 3-D, with explained variance) and
-t-SNE coordinates, so the latent map opens without recomputing anything. Traversal codes are here too.
+`python -m train.evaluate` stores the maps in the checkpoint's latent cache
+(`checkpoint.save_latent_cache`), so the latent map opens without recomputing anything.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
-import safetensors.torch
 import torch
 from sklearn.decomposition import PCA
 from torch import Tensor
-
-LATENT_CACHE_NAME = "latents.safetensors"
 
 
 def pca_projection(codes: np.ndarray, dims: int = 2) -> tuple[np.ndarray, np.ndarray, PCA]:
@@ -33,20 +28,6 @@ def tsne_projection(codes: np.ndarray, seed: int = 0) -> np.ndarray:
     perplexity = float(min(30, max(2, (len(codes) - 1) // 3)))
     embedding = TSNE(perplexity=perplexity, n_jobs=2, random_state=seed, verbose=False).fit(codes.astype(np.float64))
     return np.asarray(embedding)
-
-
-def save_latent_cache(folder: str | Path, **arrays: np.ndarray | torch.Tensor) -> Path:
-    path = Path(folder) / LATENT_CACHE_NAME
-    tensors = {name: torch.as_tensor(np.asarray(value)).contiguous() for name, value in arrays.items()}
-    safetensors.torch.save_file(tensors, str(path))
-    return path
-
-
-def load_latent_cache(folder: str | Path) -> dict[str, np.ndarray] | None:
-    path = Path(folder) / LATENT_CACHE_NAME
-    if not path.exists():
-        return None
-    return {name: tensor.numpy() for name, tensor in safetensors.torch.load_file(str(path)).items()}
 
 
 def traversal_codes(start: Tensor, dims: Sequence[int], steps: int = 7, span: float = 3.0) -> Tensor:

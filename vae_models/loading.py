@@ -6,7 +6,6 @@ ModelLoadError that names the folder or repo and says what is wrong.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -22,8 +21,9 @@ from huggingface_hub.errors import (
 from huggingface_hub.utils import validate_repo_id
 from safetensors import SafetensorError
 
-from .base import CONFIG_NAME, WEIGHTS_NAME, BaseVAE
+from .base import BaseVAE
 from .betatc_vae import BetaTCVAE
+from .checkpoint import CONFIG_NAME, WEIGHTS_NAME, ModelLoadError, read_json_object
 from .cvae import ConditionalVAE
 from .vanilla_vae import VanillaVAE
 from .wae_mmd import WAE_MMD
@@ -32,10 +32,6 @@ MODEL_TYPES: dict[str, type[BaseVAE]] = {
     cls.model_type: cls for cls in (VanillaVAE, WAE_MMD, BetaTCVAE, ConditionalVAE)
 }
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
-
-
-class ModelLoadError(RuntimeError):
-    """A checkpoint could not be loaded; the message names it and the reason."""
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -69,7 +65,7 @@ def load_model(
     source = str(path_or_repo_id)
     target = resolve_device(device)
     folder = model_folder(source, revision)
-    config = _read_config(folder, source)
+    config = read_json_object(os.path.join(folder, CONFIG_NAME), source)
     model_type = config.pop("model_type", None)
     if not isinstance(model_type, str) or model_type not in MODEL_TYPES:  # a list or dict is unhashable
         raise ModelLoadError(
@@ -156,16 +152,6 @@ def _hub_file(repo_id: str, filename: str, revision: str | None) -> str:
         ) from err
     except Exception as err:  # network and HTTP failures come in many types
         raise ModelLoadError(f"{where}: could not download {filename}: {_first_line(err)}") from err
-
-
-def _read_config(folder: str, source: str) -> dict:
-    try:
-        config = json.loads(Path(folder, CONFIG_NAME).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:  # deep nesting recurses
-        raise ModelLoadError(f"{source}: config.json is not readable JSON ({err})") from err
-    if not isinstance(config, dict):
-        raise ModelLoadError(f"{source}: config.json must hold a JSON object")
-    return config
 
 
 def _first_line(err: BaseException) -> str:
