@@ -399,3 +399,16 @@ def test_folder_unavailable(tmp_path, layout):
 def test_folder_needs_root():
     with pytest.raises(DatasetUnavailableError, match="root="):
         load_dataset("folder")
+
+
+def test_batch_gives_the_images_and_labels_of_getitems_as_two_tensors():
+    dataset = load_dataset("digits", "test", download=False)
+    images, labels = dataset.batch([3, 0, 7])
+    pairs = dataset.__getitems__([3, 0, 7])
+    assert images.shape == (3, *pairs[0][0].shape) and labels.dtype == torch.long
+    assert torch.equal(images, torch.stack([image for image, _ in pairs]))
+    assert labels.tolist() == [label for _, label in pairs]
+    everything, all_labels = dataset.batch()
+    assert len(everything) == len(dataset) and torch.equal(all_labels, dataset.labels)
+    with pytest.raises(IndexError, match="out of range"):
+        dataset.batch([len(dataset)])

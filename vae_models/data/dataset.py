@@ -1,8 +1,9 @@
 """ImageDataset: images in [0, 1] with an integer label, loaded a batch at a time.
 
-Subclasses implement `_images(indices)` for a whole batch; `__getitems__`, which
-torch's DataLoader calls when it exists, makes one such call per batch, and
-`__getitem__` is the batch of one.
+Subclasses implement `_images(indices)` for a whole batch; `batch(indices)` gives
+images and labels as two tensors in one such call; `__getitems__`, which torch's
+DataLoader calls when it exists, is the same batch as pairs, and `__getitem__` is
+the batch of one.
 """
 
 from __future__ import annotations
@@ -53,13 +54,17 @@ class ImageDataset(Dataset):
         return self.__getitems__([index])[0]
 
     def __getitems__(self, indices: Sequence[int]) -> list[tuple[Tensor, int]]:
-        index = torch.as_tensor(indices, dtype=torch.long).reshape(-1)
+        images, labels = self.batch(indices)
+        return list(zip(images.unbind(0), labels.tolist(), strict=True))
+
+    def batch(self, indices: Sequence[int] | Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """The images [B, C, H, W] and labels [B] at `indices` (every image when None), in one call."""
+        index = torch.arange(len(self)) if indices is None else torch.as_tensor(indices, dtype=torch.long).reshape(-1)
         n = len(self)
         if index.numel() and not (-n <= index.min() and index.max() < n):
             raise IndexError(f"{self.name}: index out of range for {n} images")
         index = index.remainder(n) if n else index
-        images = self._images(index)
-        return list(zip(images.unbind(0), self.labels[index].tolist(), strict=True))
+        return self._images(index), self.labels[index]
 
     def _images(self, index: Tensor) -> Tensor:
         """Indices [B] in range -> images [B, C, H, W], float in [0, 1]."""
