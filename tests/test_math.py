@@ -1,5 +1,6 @@
 """The losses against exact or brute-force computations."""
 
+import functools
 import itertools
 import math
 
@@ -9,7 +10,15 @@ import torch.nn.functional as F
 
 from vae_models import WAE_MMD, BetaTCVAE, ConditionalVAE, VanillaVAE
 from vae_models.betatc_vae import decompose_kl, log_importance_weights
-from vae_models.distributions import gaussian_kl, log_normal
+from vae_models.distributions import (
+    gaussian_kl,
+    imq_kernel,
+    log_normal,
+    log_standard_normal,
+    mmd_unbiased,
+    rbf_kernel,
+    reparameterize,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -282,3 +291,36 @@ def test_closed_form_kl_replaces_the_sampled_sum_of_the_three_terms():
     assert losses["loss"].item() == pytest.approx(expected.item(), rel=1e-6)
     with pytest.raises(ValueError, match="kl_estimate"):
         tiny(BetaTCVAE, kl_estimate="exact")
+
+
+# --- the shared distributions -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("kernel_fn", "kernel"), [(imq_kernel, imq), (rbf_kernel, rbf)])
+def test_the_shared_mmd_u_statistic_matches_a_brute_force_double_loop(kernel_fn, kernel):
+    gen = torch.Generator().manual_seed(8)
+    x, y = torch.randn(7, 3, generator=gen).double() + 0.5, torch.randn(7, 3, generator=gen).double()
+    expected = brute_force_mmd(x, y, kernel(2.5))
+    assert mmd_unbiased(x, y, functools.partial(kernel_fn, scale=2.5)).item() == pytest.approx(expected, rel=1e-12)
+    with pytest.raises(ValueError, match="at least 2"):
+        mmd_unbiased(x[:1], y[:1], functools.partial(kernel_fn, scale=2.5))
+
+
+def test_the_metrics_aggregate_mmd_uses_the_wae_kernel_at_c_equal_to_twice_the_latent_size():
+    # What metrics.aggregate_posterior_mmd computes is the WAE's own statistic, weight 1, IMQ, C = 2d.
+    gen = torch.Generator().manual_seed(9)
+    z, prior = torch.randn(12, 5, generator=gen).double(), torch.randn(12, 5, generator=gen).double()
+    wae = tiny(WAE_MMD, latent_dim=5, reg_weight=1.0)
+    assert mmd_unbiased(z, prior, functools.partial(imq_kernel, scale=10.0)).item() == pytest.approx(
+        wae.compute_mmd(z, prior).item(), rel=1e-12
+    )
+
+
+def test_reparameterize_draws_from_the_posterior_and_the_prior_density_is_the_standard_normal():
+    torch.manual_seed(10)
+    mu, log_var = torch.full((200_000, 1), 1.5), torch.full((200_000, 1), math.log(0.25))
+    draws = reparameterize(mu, log_var)
+    assert draws.mean().item() == pytest.approx(1.5, abs=0.01) and draws.std().item() == pytest.approx(0.5, abs=0.01)
+    z = torch.tensor([[-1.0, 0.0, 2.0]])
+    expected = torch.tensor([[-0.5 * math.log(2 * math.pi) - 0.5 * v * v for v in (-1.0, 0.0, 2.0)]])
+    assert torch.allclose(log_standard_normal(z), expected, atol=1e-7)

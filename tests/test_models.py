@@ -348,3 +348,78 @@ def test_cvae_label_changes_the_decoded_image(cvae):
 def test_cvae_bad_labels_raise_value_error_saying_what_is_expected(cvae, labels, message):
     with pytest.raises(ValueError, match=message):
         cvae.embed(torch.rand(3, 1, 16, 16), labels)
+
+
+# --- the model API: named outputs and labels on every method -------------------------------
+
+OUTPUT_FIELDS = {
+    VanillaVAE: ("recons", "input", "mu", "log_var"),
+    ConditionalVAE: ("recons", "input", "mu", "log_var"),
+    WAE_MMD: ("recons", "input", "z"),
+    BetaTCVAE: ("recons", "input", "mu", "log_var", "z"),
+}
+
+
+@pytest.mark.parametrize("cls", MODEL_CLASSES)
+def test_forward_outputs_are_named_and_unpack_like_the_seeds_lists(cls):
+    model = tiny(cls).eval()
+    x = torch.rand(4, 1, 16, 16)
+    outputs, _ = forward_and_loss(model, x)
+    assert outputs._fields == OUTPUT_FIELDS[cls]
+    assert outputs.recons is outputs[0] and outputs.input is x
+    by_name = [getattr(outputs, name) for name in OUTPUT_FIELDS[cls]]
+    assert all(a is b for a, b in zip(by_name, list(outputs), strict=True))
+    # The seeds' style: loss_function(*outputs) takes them positionally.
+    torch.manual_seed(0)
+    positional = model.loss_function(*outputs, dataset_size=1000)["loss"]
+    torch.manual_seed(0)
+    named = model.loss_function(*by_name, dataset_size=1000)["loss"]
+    assert torch.equal(positional, named)
+
+
+@pytest.mark.parametrize("cls", [VanillaVAE, WAE_MMD, BetaTCVAE])
+def test_unconditional_models_take_labels_and_ignore_them(cls):
+    model = tiny(cls).eval()
+    x, z, labels = torch.rand(3, 1, 16, 16), torch.randn(3, 3), torch.tensor([0, 5, 9])
+    assert model.num_classes == 0 and not model.is_conditional
+    assert torch.equal(model.embed(x, labels), model.embed(x))
+    assert torch.equal(model.decode(z, labels), model.decode(z))
+    assert torch.equal(model.generate(x, labels), model.generate(x))
+    seeded = [model.sample(2, labels=7, generator=torch.Generator().manual_seed(1)) for _ in range(2)]
+    assert torch.equal(seeded[0], model.sample(2, generator=torch.Generator().manual_seed(1)))
+    torch.manual_seed(2)
+    with_labels = model(x, labels)
+    torch.manual_seed(2)
+    assert torch.equal(with_labels.recons, model(x).recons)
+
+
+def test_the_conditional_vae_says_it_needs_labels_on_every_method(cvae):
+    x, z = torch.rand(2, 1, 16, 16), torch.randn(2, 3)
+    assert cvae.is_conditional and cvae.num_classes == 4
+    calls = [
+        lambda: cvae(x),
+        lambda: cvae.encode(x),
+        lambda: cvae.embed(x),
+        lambda: cvae.decode(z),
+        lambda: cvae.decode_logits(z),
+        lambda: cvae.generate(x),
+        lambda: cvae.sample(2),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match="the conditional VAE needs labels="):
+            call()
+
+
+def test_one_soft_label_vector_applies_to_the_whole_batch(cvae):
+    z = torch.randn(3, 3, generator=torch.Generator().manual_seed(5))
+    blend = torch.tensor([0.25, 0.0, 0.75, 0.0])
+    assert torch.allclose(cvae.decode(z, blend), cvae.decode(z, blend.expand(3, 4)))
+    with pytest.raises(ValueError, match="sum to 1"):
+        cvae.decode(z, torch.tensor([0.5, 0.0, 0.0, 0.0]))
+
+
+@pytest.mark.parametrize("cls", MODEL_CLASSES)
+def test_model_facts_callers_read_instead_of_the_class(cls):
+    model = tiny(cls)
+    assert model.has_kl is (cls is not WAE_MMD)
+    assert model.device == torch.device("cpu")
