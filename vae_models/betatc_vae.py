@@ -22,11 +22,10 @@ On a large data set the joint estimate saturates. dSprites has N = 737,280 image
 a batch holds 128, so the only posterior near z_i is its own and
 log q(z_i) ≈ log q(z_i | x_i) - log N. The MI estimate is then the constant log N, and
 the regulariser reduces to β·KL(q(z|x) || p(z)) - (β - γ)·(dimension-wise KL): a β-VAE
-rewarded, by β - γ, for marginals that leave the prior. On a dSprites model (β = 16,
-deconvolutional decoder) a batch of 128 put the TC at -3.3 nats where 32,768 posteriors put
-it at +0.1. Estimating q(z) from 16,384 posteriors kept from earlier batches made a training
-step 1.8x slower and did not raise MIG in a 3,000-step probe (0.233 against 0.242), so it is
-not done here. What did raise it was the decoder (see `layers.broadcast_decoder`).
+rewarded, by β - γ, for marginals that leave the prior. Estimating q(z) from posteriors
+kept from earlier batches would fix the estimate, but it slows every step and did not
+raise MIG (the README's design notes have the probe), so it is not done here. What did
+raise it was the decoder (see `layers.broadcast_decoder`).
 
 With `kl_estimate="closed_form"` the loss takes KL(q(z|x) || p(z)) in closed form, as the
 vanilla VAE does, and the three estimates only for their excess weights:
@@ -37,9 +36,10 @@ expectation; the closed form has less variance. The default, "sampled", is the p
 The whole regulariser is warmed up linearly over `anneal_steps` training steps.
 The total-correlation weight can also start late: it stays at 1 until step
 `beta_ramp_start`, then rises linearly to β over `beta_ramp_steps` steps. With α = γ = 1
-the loss is the plain ELBO until then, and on dSprites a VAE learns to draw squares only
-in its second epoch under the ELBO, never under β = 4 or 6 from the start. The step
-counter is a buffer: per instance, and saved with the weights.
+the loss is the plain ELBO until then, so the decoder can learn to draw the shapes before
+the factorised prior pulls on the code (the README's design notes say what a strong β from
+the start did on dSprites). The step counter is a buffer: per instance, and saved with the
+weights.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ feature space (its penultimate layer) for Fréchet distances.
 
 It is trained on real training images only, never on a model's samples. Max pooling, not
 average pooling, reads out the features: on dSprites a small sprite on a black field is most
-of the image, and averaging drowned it (3 epochs reached chance, 33%, against 93% with max).
+of the image, and averaging drowned it (the README's design notes give the probe).
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ def train_classifier(
 ) -> ImageClassifier:
     """Adam on shuffled minibatches of the real training images; deterministic for a seed.
 
-    By default it sees about 160,000 images, at most 30 epochs (30 of the 1,527 digits: 100% on
-    their test set; 8 of 20,000 dSprites: 97.9% on shape, where 3 epochs gave 72%).
+    By default it sees about 160,000 images, at most 30 epochs: enough passes for the small
+    digits set and for dSprites alike (each card records the judge's test accuracy).
     """
     epochs = epochs or max(1, min(30, round(TRAINING_IMAGE_PASSES / len(images))))
     # One thread: the float sums then do not depend on the caller's thread count, so every
