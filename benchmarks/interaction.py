@@ -1,6 +1,6 @@
 """How fast the page answers: each app action in-process, and end to end over loopback.
 
-In-process calls the same callbacks the page's events call (app.Explorer). End to end adds
+In-process calls the same callbacks the page's events call (callbacks.Explorer). End to end adds
 the queue, the HTTP round trip and the PNG download, measured two ways against one server:
 through gradio_client, as a script calls the app, and over gradio's HTTP API with the
 server-sent events read as they arrive, as the page does. gradio_client 2.x waits for
@@ -50,10 +50,10 @@ def actions(call: Callable[..., object], name: str, latent_dim: int, upload: str
 
 
 def in_process(checkpoints: str, runs: int) -> tuple[str, dict[str, Timing]]:
-    import app
+    from callbacks import Explorer
     from vae_models.catalog import Catalog
 
-    explorer = app.Explorer(Catalog.build(checkpoints))
+    explorer = Explorer(Catalog.build(checkpoints))
     name = pick_model(explorer.catalog.names)
     info = explorer.catalog.info(name)
     methods = {

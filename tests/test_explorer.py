@@ -1,6 +1,6 @@
 """The explorer's pure layers, without a server: uploads to tensors (images), what the app does
 with a model (explore), the figures, the catalog, the Hub deadline, and every callback of
-app.Explorer called directly on the shipped checkpoints.
+callbacks.Explorer called directly on the shipped checkpoints.
 
 Only cvae-digits and vanilla_vae-digits are assumed to exist in checkpoints/; nothing here
 depends on their metric values, since they are retrained from time to time.
@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import app
+import callbacks
 from vae_models import ConditionalVAE, explore, figures
 from vae_models.catalog import Catalog, ModelInfo, discover
 from vae_models.distributions import gaussian_kl
@@ -451,7 +452,7 @@ def test_decode_matches_the_models_decode(vanilla, cvae):
 def test_decode_refuses_codes_of_the_wrong_length_and_cvae_without_a_label(vanilla, cvae):
     with pytest.raises(ValueError, match="latent dimensions"):
         explore.decode(vanilla, torch.zeros(vanilla.latent_dim + 1))
-    with pytest.raises(ValueError, match="needs a class label"):
+    with pytest.raises(ValueError, match="needs labels="):
         explore.decode(cvae, torch.zeros(cvae.latent_dim))
 
 
@@ -526,7 +527,7 @@ def negative_elbo(model: ConditionalVAE, x: torch.Tensor, k: int) -> float:
 
 def test_best_label_is_the_argmin_of_the_negative_elbo(cvae):
     for k in range(cvae.num_classes):
-        x = explore.prior_samples(cvae, 1, seed=100 + k, label=k)
+        x = explore.prior_samples(cvae, 1, seed=100 + k, labels=k)
         scores = [negative_elbo(cvae, x, c) for c in range(cvae.num_classes)]
         chosen = explore.best_label(cvae, x)
         assert 0 <= chosen < cvae.num_classes
@@ -539,12 +540,12 @@ def test_prior_samples_are_deterministic_per_seed_and_leave_the_global_rng_alone
     label = 1 if isinstance(model, ConditionalVAE) else None
     torch.manual_seed(0)
     state = torch.get_rng_state()
-    first = explore.prior_samples(model, 4, seed=7, label=label)
+    first = explore.prior_samples(model, 4, seed=7, labels=label)
     assert torch.equal(torch.get_rng_state(), state)
     torch.manual_seed(12345)
     torch.rand(100)
-    assert torch.equal(explore.prior_samples(model, 4, seed=7, label=label), first)
-    assert not torch.allclose(explore.prior_samples(model, 4, seed=8, label=label), first)
+    assert torch.equal(explore.prior_samples(model, 4, seed=7, labels=label), first)
+    assert not torch.allclose(explore.prior_samples(model, 4, seed=8, labels=label), first)
     cooler = explore.prior_codes(model, 4, seed=7, temperature=0.5)
     assert torch.allclose(cooler, 0.5 * explore.prior_codes(model, 4, seed=7))
 
@@ -797,8 +798,8 @@ def test_no_hub_repos_costs_nothing():
 
 
 @pytest.fixture(scope="module")
-def explorer(catalog) -> app.Explorer:
-    return app.Explorer(catalog)
+def explorer(catalog) -> callbacks.Explorer:
+    return callbacks.Explorer(catalog)
 
 
 @pytest.fixture(scope="module")
@@ -904,7 +905,7 @@ def test_sample(explorer, name):
 def test_generate_and_class_style(explorer):
     assert explorer.generate(CVAE, "3", 16, 0, 1.0).size == grid_size(16, 4)
     assert explorer.generate(CVAE, 3, 6, 0, 1.0).size == grid_size(6, 3)
-    classes = len(explorer.class_names(CVAE))
+    classes = len(explorer.catalog.info(CVAE).class_names)
     assert explorer.class_style(CVAE, 4, 0, 1.0).size == grid_size(4 * classes, 4)
 
 
@@ -942,7 +943,7 @@ def test_decode_traverse_and_sliders(explorer, name):
     assert decoded.size == (192, 192)
     assert explorer.traverse(name, None, 5, 2.0).size == grid_size(dim * 5, 5)
     assert explorer.traverse(name, [0.1] * dim, 3, 1.0).size == grid_size(dim * 3, 3)
-    order = explorer.slider_order(name)
+    order = explorer.catalog.info(name).latent_order
     assert sorted(order) == list(range(dim))
     values = [0.3 * (i + 1) for i in range(min(dim, app.MAX_SLIDERS))]
     start_label = 0 if name == CVAE else None  # what set_start gives for "zero"
@@ -1008,7 +1009,7 @@ def test_latent_map(explorer, uploads, name):
     figure, text = explorer.latent_map(name, "PCA", "label", None)
     assert isinstance(figure, go.Figure) and "Explained variance" in text
     assert "your image" not in [trace.name for trace in figure.data]
-    assert set(trace.name for trace in figure.data) <= set(explorer.class_names(name))
+    assert set(trace.name for trace in figure.data) <= set(explorer.catalog.info(name).class_names)
     for method, trace_type in [("PCA", "scattergl"), ("PCA 3-D", "scatter3d"), ("t-SNE", "scattergl")]:
         figure, text = quietly(explorer.latent_map, name, method, "label", uploads["digit2"])
         assert figure.data[-1].name == "your image" and figure.data[-1].type == trace_type
@@ -1077,9 +1078,11 @@ def test_model_card_and_page_updates(explorer, name):
     assert mutual_information is None  # digits has no factors
     dropdown = explorer.class_dropdown(name)
     assert dropdown.choices[0][0] == AUTO and dropdown.visible == (name == CVAE)
-    assert [choice[0] for choice in explorer.plain_class_dropdown(name).choices] == explorer.class_names(name)
+    assert [choice[0] for choice in explorer.plain_class_dropdown(name).choices] == explorer.catalog.info(
+        name
+    ).class_names
     assert [choice[0] for choice in explorer.colour_dropdown(name).choices] == ["label"]
-    labels = explorer.slider_labels(name)
+    labels = callbacks.slider_labels(explorer.catalog.info(name))
     assert len(labels) == explorer.catalog.info(name).latent_dim and all(label.startswith("z") for label in labels)
 
 
@@ -1118,9 +1121,10 @@ DSPRITES_MODELS = sorted(p.name for p in CHECKPOINTS.glob("*-dsprites") if (p / 
 
 @pytest.mark.parametrize("name", DSPRITES_MODELS)
 def test_dsprites_sliders_name_the_factor_each_latent_moves_most(explorer, name):
-    metrics = explorer.catalog.info(name).metrics
+    info = explorer.catalog.info(name)
+    metrics = info.metrics
     shares = np.array(metrics["mutual_information"]) / np.array(metrics["factor_entropy"])
-    for dim, label in zip(explorer.slider_order(name), explorer.slider_labels(name), strict=True):
+    for dim, label in zip(info.latent_order, callbacks.slider_labels(info), strict=True):
         assert label.startswith(f"z{dim} ")
         if "inactive" not in label:
             assert label.endswith(f"moves {metrics['factor_names'][shares[dim].argmax()]}")
