@@ -299,13 +299,14 @@ M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8  # glibc's mallopt 
 
 
 def tune_malloc(arenas: int = 2, mmap_threshold: int = 128 * 1024) -> None:
-    """Keep RSS flat under many concurrent requests (python -m benchmarks.load, 32 users).
+    """Keep RSS flat under many concurrent requests (`python -m benchmarks.load` measures it).
 
     glibc gives each busy thread its own heap arena, and it raises its mmap threshold each
     time a large block is freed, so image-sized tensors end up in the heaps, which fragment
-    and are not given back: RSS grew 31% in a minute. Two arenas brought that to 16%; a fixed
-    threshold (which also turns the raising off) puts every block over 128 KiB in its own
-    mapping, returned to the system when freed: 4%, and a 200 MB lower baseline."""
+    and are not given back: RSS keeps growing under load. Capping the arenas bounds how many
+    heaps can fragment; a fixed threshold (which also turns the raising off) puts every block
+    over 128 KiB in its own mapping, returned to the system when freed, which also lowers the
+    baseline. The README gives the measured growth with and without this."""
     with contextlib.suppress(OSError, AttributeError):  # not glibc (macOS, Windows, musl): nothing to tune
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(M_ARENA_MAX, arenas)
