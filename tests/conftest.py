@@ -1,0 +1,46 @@
+"""Fixtures shared by the explorer's test modules: the catalog of shipped checkpoints, the app's
+callbacks over it, and a folder of uploads. Each is built once per test session; app and
+vae_models are imported only when a test asks for them, so other modules collect quickly."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+from support import CHECKPOINTS, CVAE, NAMES, VANILLA, dark_on_light, noise_rgb
+
+if TYPE_CHECKING:
+    from callbacks import Explorer
+    from vae_models.catalog import Catalog
+
+
+@pytest.fixture(scope="session")
+def catalog() -> Catalog:
+    from vae_models.catalog import Catalog
+
+    built = Catalog.build(CHECKPOINTS)
+    assert {CVAE, VANILLA} <= set(built.names), built.warnings
+    return built
+
+
+@pytest.fixture(scope="session")
+def explorer(catalog) -> Explorer:
+    from callbacks import Explorer
+
+    return Explorer(catalog)
+
+
+@pytest.fixture(scope="session")
+def uploads(tmp_path_factory, catalog) -> dict[str, str]:
+    import app
+    from vae_models.catalog import Catalog
+
+    folder = tmp_path_factory.mktemp("uploads")
+    # Only the two digits models: examples of other data sets (dSprites) are not needed here.
+    examples = app.write_examples(Catalog([catalog.info(name) for name in NAMES]), folder)
+    paths = {f"digit{k}": path for k, path in enumerate(examples["digits"])}
+    dark_on_light().save(folder / "drawn.png")
+    noise_rgb(40, 40).save(folder / "colour.jpg")
+    (folder / "page.png").write_text("<html>not an image</html>")
+    (folder / "empty.png").write_bytes(b"")
+    return paths | {name: str(folder / name) for name in ("drawn.png", "colour.jpg", "page.png", "empty.png")}

@@ -1,0 +1,335 @@
+"""The app's callbacks (callbacks.Explorer), called directly on the shipped checkpoints, and the
+app's start-up (app.py: the examples, the page's endpoints, the command line)."""
+
+import math
+import warnings
+
+import gradio as gr
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+from PIL import Image
+from support import CHECKPOINTS, CVAE, NAMES, NOT_AN_IMAGE, VANILLA, noted, says
+
+import app
+import callbacks
+
+AUTO = app.AUTO_CLASS
+
+
+def test_write_examples_gives_one_png_per_class(uploads):
+    digits = [path for key, path in uploads.items() if key.startswith("digit")]
+    assert 2 <= len(digits) <= 8
+    for path in digits:
+        with Image.open(path) as image:
+            assert image.format == "PNG" and image.size[0] == image.size[1] >= 32
+
+
+def grid_size(count: int, nrow: int, side: int = 32) -> tuple[int, int]:
+    """The size of app.display's picture of `count` images `side` pixels wide, `nrow` a row."""
+    if count == 1:
+        return (side * max(1, 192 // side),) * 2
+    scale = max(1, 64 // side)
+    columns, rows = min(nrow, count), math.ceil(count / min(nrow, count))
+    return ((side + 2) * columns + 2) * scale, ((side + 2) * rows + 2) * scale
+
+
+def user_error(call, *args, **kwargs) -> str:
+    with pytest.raises(gr.Error) as caught:
+        call(*args, **kwargs)
+    return caught.value.message
+
+
+def quietly(call, *args, **kwargs):
+    """Call a callback, ignoring the gr.Warning toasts (outside a page they are Python warnings)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return call(*args, **kwargs)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_reconstruct_and_compare(explorer, uploads, name):
+    model = explorer.catalog.model(name)
+    shown, recon = quietly(explorer.reconstruct, name, uploads["digit3"])
+    assert isinstance(shown, Image.Image) and isinstance(recon, Image.Image)
+    assert shown.size == recon.size == grid_size(1, 1, model.img_size)
+    gallery = quietly(explorer.compare, name, uploads["digit3"])
+    assert [caption for _, caption in gallery] == ["input", *explorer.catalog.same_data(name)]
+    assert all(picture.size == shown.size for picture, _ in gallery)
+
+
+def test_reconstruct_with_a_chosen_class(explorer, uploads):
+    images = [quietly(explorer.reconstruct, CVAE, uploads["digit1"], choice)[1] for choice in ("1", 7, 7.0, AUTO)]
+    assert np.array_equal(np.asarray(images[1]), np.asarray(images[2]))  # 7 and 7.0 are one class
+    assert all(image.size == (192, 192) for image in images)
+
+
+def announced(call, *args) -> list[str]:
+    """The gr.Warning toasts a callback raised (outside a page, gradio issues them as UserWarnings)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        call(*args)
+    return [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+
+
+def test_upload_conversions_are_announced_as_warnings(explorer, uploads):
+    drawn = announced(explorer.reconstruct, VANILLA, uploads["drawn.png"])
+    assert noted(drawn, "inverted", "light-on-dark")
+    colour = announced(explorer.reconstruct, VANILLA, uploads["colour.jpg"])
+    assert noted(colour, "greyscale")
+    assert announced(explorer.reconstruct, VANILLA, uploads["digit2"]) == []  # a test image needs no conversion
+
+
+@pytest.mark.parametrize(
+    ("upload", "problem"),
+    [(None, ("no image",)), ("", ("no image",)), ("page.png", NOT_AN_IMAGE), ("empty.png", ("empty",))],
+)
+def test_bad_uploads_are_user_errors(explorer, uploads, upload, problem):
+    path = uploads.get(upload, upload)
+    assert says(user_error(explorer.reconstruct, VANILLA, path), problem)
+    assert says(user_error(explorer.compare, CVAE, path), problem)
+    assert says(user_error(explorer.interpolate, CVAE, "images", uploads["digit1"], path), problem)
+    assert says(user_error(explorer.set_start, VANILLA, "uploaded image", 0, path, AUTO), problem)
+    if path:  # without an upload the map is simply drawn without the star
+        assert says(user_error(explorer.latent_map, VANILLA, "PCA", "label", path), problem)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_sample(explorer, name):
+    picture = explorer.sample(name, 16, 3, 1.0)
+    assert picture.size == grid_size(16, 4)
+    assert explorer.sample(name, 16, 3, 1.0).tobytes() == picture.tobytes()
+    assert explorer.sample(name, 16, 4, 1.0).tobytes() != picture.tobytes()
+    assert explorer.sample(name, 1, 0, 0.5).size == grid_size(1, 1)
+    assert "num_samples must be between" in user_error(explorer.sample, name, 0, 0, 1.0)
+
+
+def test_generate_and_class_style(explorer):
+    assert explorer.generate(CVAE, "3", 16, 0, 1.0).size == grid_size(16, 4)
+    assert explorer.generate(CVAE, 3, 6, 0, 1.0).size == grid_size(6, 3)
+    classes = len(explorer.catalog.info(CVAE).class_names)
+    assert explorer.class_style(CVAE, 4, 0, 1.0).size == grid_size(4 * classes, 4)
+
+
+@pytest.mark.parametrize(
+    ("name", "choice", "problem"),
+    [
+        (CVAE, "eleven", "unknown class 'eleven'"),
+        (CVAE, "12", "class index 12 is out of range"),
+        (CVAE, "-1", "class index -1 is out of range"),
+        (CVAE, AUTO, "pick a class to generate"),
+        (CVAE, None, "pick a class to generate"),
+        (VANILLA, "3", "not a conditional VAE"),
+        ("no-such-model", "3", "no model named 'no-such-model'"),
+    ],
+)
+def test_generate_refusals(explorer, name, choice, problem):
+    message = user_error(explorer.generate, name, choice, 4, 0, 1.0)
+    assert problem in message
+    if problem.startswith("unknown class"):
+        assert "['0', '1'" in message  # names the model's classes
+
+
+def test_class_style_needs_a_conditional_model(explorer):
+    assert "not a conditional VAE; pick a cvae" in user_error(explorer.class_style, VANILLA, 4, 0, 1.0)
+
+
+def test_unknown_class_for_reconstruct(explorer, uploads):
+    assert "unknown class 'eleven'" in user_error(explorer.reconstruct, CVAE, uploads["digit1"], "eleven")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_decode_traverse_and_sliders(explorer, name):
+    dim = explorer.catalog.info(name).latent_dim
+    decoded = explorer.decode(name, [0.5] * dim, AUTO)
+    assert decoded.size == (192, 192)
+    assert explorer.traverse(name, None, 5, 2.0).size == grid_size(dim * 5, 5)
+    assert explorer.traverse(name, [0.1] * dim, 3, 1.0).size == grid_size(dim * 3, 3)
+    order = explorer.catalog.info(name).latent_order
+    assert sorted(order) == list(range(dim))
+    values = [0.3 * (i + 1) for i in range(min(dim, app.MAX_SLIDERS))]
+    start_label = 0 if name == CVAE else None  # what set_start gives for "zero"
+    from_sliders = explorer.decode_sliders(name, [], start_label, AUTO, *values)
+    code = [0.0] * dim
+    for position, slot in enumerate(order[: len(values)]):
+        code[slot] = values[position]
+    assert from_sliders.tobytes() == explorer.decode(name, code, AUTO).tobytes()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        CVAE,
+        VANILLA,
+    ],
+)
+def test_sliders_before_any_start_point_decode_like_the_decode_endpoint(explorer, name):
+    """After a model change the page resets the start to ([], None); a slider moved then must still decode,
+    as /decode does with class 'auto' (label 0 for the conditional VAE)."""
+    dim = explorer.catalog.info(name).latent_dim
+    values = [0.2] * min(dim, app.MAX_SLIDERS)
+    assert explorer.decode_sliders(name, [], None, AUTO, *values).tobytes() == (
+        explorer.decode(name, [0.2] * dim, AUTO).tobytes()
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "problem"),
+    [
+        ([0.0] * 3, "latent dimensions; got a code of 3"),
+        ([0.0] * 30, "latent dimensions; got a code of 30"),
+        ([float("nan")] + [0.0] * 7, "finite"),
+        ([float("inf")] * 8, "finite"),
+        ([[0.0] * 8], "one flat list"),
+        ("abc", "must be a list of numbers"),
+        ({"z": 1}, "must be a list of numbers"),
+    ],
+    ids=["short", "long", "nan", "inf", "nested", "string", "dict"],
+)
+def test_decode_refuses_bad_codes(explorer, code, problem):
+    assert problem in user_error(explorer.decode, VANILLA, code, AUTO)
+
+
+@pytest.mark.parametrize(
+    "length",
+    [
+        3,
+        30,
+    ],
+    ids=["short", "long"],
+)
+def test_traverse_refuses_a_start_code_of_the_wrong_length(explorer, length):
+    assert "latent dimensions" in user_error(explorer.traverse, VANILLA, [0.0] * length, 5, 2.0)
+
+
+def test_traverse_refuses_a_nan_start(explorer):
+    assert "finite" in user_error(explorer.traverse, VANILLA, [float("nan")] * 8, 5, 2.0)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_latent_map(explorer, uploads, name):
+    figure, text = explorer.latent_map(name, "PCA", "label", None)
+    assert isinstance(figure, go.Figure) and "Explained variance" in text
+    assert "your image" not in [trace.name for trace in figure.data]
+    assert set(trace.name for trace in figure.data) <= set(explorer.catalog.info(name).class_names)
+    for method, trace_type in [("PCA", "scattergl"), ("PCA 3-D", "scatter3d"), ("t-SNE", "scattergl")]:
+        figure, text = quietly(explorer.latent_map, name, method, "label", uploads["digit2"])
+        assert figure.data[-1].name == "your image" and figure.data[-1].type == trace_type
+        assert all(trace.type == trace_type for trace in figure.data)
+        assert method in text
+
+
+def test_latent_map_refusals(explorer):
+    assert "map method must be one of" in user_error(explorer.latent_map, VANILLA, "UMAP", "label", None)
+    assert "cannot colour by 'shape'" in user_error(explorer.latent_map, VANILLA, "PCA", "shape", None)
+
+
+def test_recompute_map(explorer):
+    figure, text = explorer.recompute_map(VANILLA, "PCA 3-D", "label", None, progress=lambda *a, **k: None)
+    assert isinstance(figure, go.Figure) and figure.data[0].type == "scatter3d"
+    assert "Explained variance" in text
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("mode", ["linear", "spherical"])
+def test_interpolate(explorer, uploads, name, mode):
+    row = quietly(explorer.interpolate, name, "images", uploads["digit1"], uploads["digit5"], None, None, 6, mode)
+    assert row.size == grid_size(6, 6)
+    between_classes = explorer.interpolate(name, "classes", None, None, "1", "7", 4, mode)
+    assert between_classes.size == grid_size(4, 4)
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (("images", "A", "A", None, None, 6, "cubic"), "interpolation mode must be one of"),
+        (("faces", None, None, "1", "7", 6, "linear"), "interpolate between 'images' or 'classes'"),
+        (("classes", None, None, None, "7", 6, "linear"), "pick a class from"),
+        (("classes", None, None, "1", "seventy", 6, "linear"), "pick a class from"),
+        (("images", None, "A", None, None, 6, "linear"), "no image"),
+    ],
+    ids=["mode", "source", "no-class", "bad-class", "no-image"],
+)
+def test_interpolate_refusals(explorer, uploads, args, problem):
+    args = tuple(uploads["digit1"] if value == "A" else value for value in args)
+    assert problem in quietly(user_error, explorer.interpolate, CVAE, *args)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_set_start(explorer, uploads, name):
+    dim = explorer.catalog.info(name).latent_dim
+    conditional = explorer.catalog.info(name).model_type == "cvae"
+    for source, index, path in [("zero", 0, None), ("test image", 5, None), ("uploaded image", 0, uploads["digit4"])]:
+        code, label, image, *sliders = quietly(explorer.set_start, name, source, index, path, AUTO)
+        assert len(code) == dim and all(math.isfinite(v) for v in code)
+        assert (label is not None) == conditional
+        assert image.size == (192, 192)
+        assert len(sliders) == app.MAX_SLIDERS
+        assert sum(1 for s in sliders if s.visible) == min(dim, app.MAX_SLIDERS)
+    assert code != [0.0] * dim
+    assert "test image index must be in [0, " in user_error(explorer.set_start, name, "test image", 10**6, None, AUTO)
+    assert "no image" in user_error(explorer.set_start, name, "uploaded image", 0, None, AUTO)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_model_card_and_page_updates(explorer, name):
+    text, information, mutual_information = explorer.model_card(name)
+    assert text.startswith(f"### {explorer.catalog.info(name).summary()}")
+    assert '"model_type"' in text
+    assert information is None or isinstance(information, go.Figure)
+    assert mutual_information is None  # digits has no factors
+    dropdown = explorer.class_dropdown(name)
+    assert dropdown.choices[0][0] == AUTO and dropdown.visible == (name == CVAE)
+    assert [choice[0] for choice in explorer.plain_class_dropdown(name).choices] == explorer.catalog.info(
+        name
+    ).class_names
+    assert [choice[0] for choice in explorer.colour_dropdown(name).choices] == ["label"]
+    labels = callbacks.slider_labels(explorer.catalog.info(name))
+    assert len(labels) == explorer.catalog.info(name).latent_dim and all(label.startswith("z") for label in labels)
+
+
+def test_build_app_names_every_endpoint(explorer, uploads):
+    demo = app.build_app(explorer, {"digits": [uploads["digit0"], uploads["digit1"]]})
+    names = {getattr(fn, "api_name", None) for fn in demo.fns.values()}
+    expected = {"reconstruct", "compare", "sample", "generate", "class_style", "set_start", "decode", "traverse"}
+    assert expected | {"latent_map", "recompute_map", "interpolate", "model_card"} <= names
+
+
+def test_parse_args_and_hub_repos(monkeypatch):
+    args = app.parse_args([])
+    assert (args.host, args.port, args.checkpoints, args.hub, args.hub_timeout) == (
+        "127.0.0.1",
+        7860,
+        "checkpoints",
+        [],
+        5.0,
+    )
+    args = app.parse_args(["--hub", "a/b", "--hub", "c/d", "--hub-timeout", "2", "--port", "9"])
+    assert (args.hub, args.hub_timeout, args.port) == (["a/b", "c/d"], 2.0, 9)
+    monkeypatch.setenv(app.HUB_ENV, " c/d, e/f ,, ")
+    assert app.hub_repos(["a/b", "c/d"]) == ["a/b", "c/d", "e/f"]
+    monkeypatch.delenv(app.HUB_ENV)
+    assert app.hub_repos([]) == []
+
+
+def test_create_app_without_models_exits_with_a_message(tmp_path):
+    with pytest.raises(SystemExit, match="no models"):
+        app.create_app(tmp_path / "nothing", hub=[])
+
+
+DSPRITES_MODELS = sorted(p.name for p in CHECKPOINTS.glob("*-dsprites") if (p / "metrics.json").is_file())
+
+
+@pytest.mark.parametrize("name", DSPRITES_MODELS)
+def test_dsprites_sliders_name_the_factor_each_latent_moves_most(explorer, name):
+    info = explorer.catalog.info(name)
+    metrics = info.metrics
+    shares = np.array(metrics["mutual_information"]) / np.array(metrics["factor_entropy"])
+    for dim, label in zip(info.latent_order, callbacks.slider_labels(info), strict=True):
+        assert label.startswith(f"z{dim} ")
+        if "inactive" not in label:
+            assert label.endswith(f"moves {metrics['factor_names'][shares[dim].argmax()]}")
+    _, _, heatmap = explorer.model_card(name)
+    assert isinstance(heatmap, go.Figure)
+    assert [str(x) for x in heatmap.data[0].x] == metrics["factor_names"]
+    assert [choice[0] for choice in explorer.colour_dropdown(name).choices] == ["label", *metrics["factor_names"]]
