@@ -4,6 +4,8 @@ from vae_models import load_model
 model = load_model("checkpoints/vanilla_vae-digits")
 """
 
+__version__ = "0.1.0"
+
 from .base import BaseVAE
 from .betatc_vae import BetaTCVAE
 from .checkpoint import ModelLoadError
@@ -20,6 +22,7 @@ __all__ = [
     "ConditionalVAE",
     "ModelLoadError",
     "VanillaVAE",
+    "__version__",
     "load_model",
     "model_folder",
     "resolve_device",

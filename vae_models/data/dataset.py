@@ -29,6 +29,12 @@ class ImageDataset(Dataset):
     (dSprites), for disentanglement metrics.
     """
 
+    # A data set with generative factors says how many classes each has, which are ordered
+    # quantities rather than categories, which one is the label, and renders any combination.
+    factor_sizes: tuple[int, ...] = ()
+    continuous_factors: tuple[bool, ...] = ()
+    label_factor: int | None = None
+
     def __init__(
         self,
         name: str,
@@ -69,6 +75,10 @@ class ImageDataset(Dataset):
     def _images(self, index: Tensor) -> Tensor:
         """Indices [B] in range -> images [B, C, H, W], float in [0, 1]."""
         raise NotImplementedError
+
+    def render_factors(self, factors: Any) -> Tensor:
+        """Factor classes [N, K] -> images [N, C, H, W]; only for data sets with generative factors."""
+        raise NotImplementedError(f"{self.name} has no generative factors to render")
 
     def __repr__(self) -> str:
         size = f"{self.in_channels}x{self.img_size}x{self.img_size}"

@@ -196,8 +196,14 @@ class DSpritesDataset(ImageDataset):
     """dSprites images for the given canonical indices, rendered when asked for.
 
     labels are the shape class (what the conditional VAE conditions on); factors
-    [N, 5] are the class indices of all five factors.
+    [N, 5] are the class indices of all five factors. Any combination of factors can
+    be rendered (`render_factors`), which the disentanglement metrics sample from.
     """
+
+    factor_sizes = DSPRITES_FACTOR_SIZES
+    # Shape is a category; scale, orientation and position are ordered quantities.
+    continuous_factors = (False, True, True, True, True)
+    label_factor = 0  # the label is the shape
 
     def __init__(self, indices: ArrayLike) -> None:
         factors = torch.from_numpy(dsprites_index_to_classes(indices))
@@ -213,3 +219,6 @@ class DSpritesDataset(ImageDataset):
 
     def _images(self, index: Tensor) -> Tensor:
         return render_dsprites(self.factors[index])
+
+    def render_factors(self, factors: ArrayLike) -> Tensor:
+        return render_dsprites(factors)

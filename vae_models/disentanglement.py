@@ -1,0 +1,366 @@
+"""Disentanglement metrics beyond MIG, each from its paper, with disentanglement_lib's recipe.
+
+Every function takes codes (the posterior means) and the ground-truth factor classes,
+or for the FactorVAE score a function that encodes factor classes, and returns plain
+floats. The recipe's parameters are arguments, so a caller records exactly what ran.
+
+- DCI (Eastwood & Williams 2018): one gradient-boosted tree classifier per factor on all
+  latents; its feature importances form the importance matrix R [latents, factors].
+  Disentanglement is 1 − H_K(P_j·) per latent, weighted by the latent's share of R;
+  completeness is 1 − H_D(P_·k) per factor, weighted likewise; informativeness is the
+  classifiers' accuracy.
+- FactorVAE score (Kim & Mnih 2018): fix one factor in a batch, find the latent whose
+  variance, divided by its variance over the data, is smallest, and score the
+  majority-vote classifier from that latent to the fixed factor.
+- SAP (Kumar et al. 2018): per latent and factor, how well the latent alone predicts the
+  factor (R² for continuous factors, balanced accuracy of a linear classifier for
+  categorical ones); the mean over factors of the gap between the two best latents.
+- Modularity and explicitness (Ridgeway & Mozer 2018): modularity is 1 − δ, δ the sum of
+  a latent's squared mutual informations beyond its largest, over (factors − 1) times that
+  largest; explicitness is the ROC AUC of a logistic regression from all latents to
+  each factor.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import sklearn
+import torch
+from scipy.stats import entropy
+from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+from sklearn.preprocessing import label_binarize
+from sklearn.svm import LinearSVC
+
+from . import __version__
+from .base import BaseVAE
+from .metrics import encode_all, mig, mutual_information_matrix
+
+EPSILON = 1e-11  # disentanglement_lib's guard against log 0 in the DCI entropies
+
+
+# --- DCI -----------------------------------------------------------------------------------
+
+
+def dci(
+    codes_train: np.ndarray,
+    factors_train: np.ndarray,
+    codes_test: np.ndarray,
+    factors_test: np.ndarray,
+    *,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Disentanglement, completeness and informativeness (train and test accuracy)."""
+    importance = np.zeros((codes_train.shape[1], factors_train.shape[1]))
+    train_accuracy, test_accuracy = [], []
+    for k in range(factors_train.shape[1]):
+        trees = GradientBoostingClassifier(random_state=seed).fit(codes_train, factors_train[:, k])
+        importance[:, k] = np.abs(trees.feature_importances_)
+        train_accuracy.append(np.mean(trees.predict(codes_train) == factors_train[:, k]))
+        test_accuracy.append(np.mean(trees.predict(codes_test) == factors_test[:, k]))
+    return {
+        "dci_disentanglement": dci_disentanglement(importance),
+        "dci_completeness": dci_completeness(importance),
+        "dci_informativeness_train": float(np.mean(train_accuracy)),
+        "dci_informativeness_test": float(np.mean(test_accuracy)),
+    }
+
+
+def dci_disentanglement(importance: np.ndarray) -> float:
+    """Σ_j ρ_j (1 − H_K(P_j·)): each latent's concentration on one factor, weighted by its importance."""
+    per_latent = 1.0 - entropy(importance.T + EPSILON, base=importance.shape[1])
+    return float(np.sum(per_latent * _shares(importance, axis=1)))
+
+
+def dci_completeness(importance: np.ndarray) -> float:
+    """Σ_k ρ_k (1 − H_D(P_·k)): each factor's concentration on one latent, weighted by its importance."""
+    per_factor = 1.0 - entropy(importance + EPSILON, base=importance.shape[0])
+    return float(np.sum(per_factor * _shares(importance, axis=0)))
+
+
+def _shares(importance: np.ndarray, axis: int) -> np.ndarray:
+    """Row (axis=1) or column (axis=0) sums as shares of the total; equal shares for an all-zero matrix."""
+    matrix = importance if importance.sum() > 0 else np.ones_like(importance)
+    return matrix.sum(axis=axis) / matrix.sum()
+
+
+# --- FactorVAE score ---------------------------------------------------------------------------
+
+
+def factor_vae_score(
+    encode_factors: Callable[[np.ndarray], np.ndarray],
+    factor_sizes: Sequence[int],
+    rng: np.random.Generator,
+    *,
+    batch_size: int = 64,
+    num_train: int = 700,
+    num_eval: int = 350,
+    num_variance_estimate: int = 1000,
+    prune_threshold: float = 0.0,
+) -> dict[str, float]:
+    """The majority-vote classifier's train and eval accuracy, and how many latents it could vote for.
+
+    `encode_factors` maps factor classes [N, K] to codes [N, D]. Latents whose variance over
+    the data is at most `prune_threshold` are pruned before the argmin (collapsed latents,
+    as the paper prunes them); 0 keeps every latent, disentanglement_lib's default.
+    """
+    variances = encode_factors(_random_factors(factor_sizes, num_variance_estimate, rng)).var(0, ddof=1)
+    active = np.flatnonzero(variances > prune_threshold)
+    if len(active) == 0:
+        return {"factor_vae_train": 0.0, "factor_vae_eval": 0.0, "factor_vae_active_latents": 0}
+    args = (encode_factors, factor_sizes, rng, batch_size, variances, active)
+    train_votes = _votes(*args, num_train)
+    classifier = train_votes.argmax(0)  # the factor each latent votes for most often
+    eval_votes = _votes(*args, num_eval)
+    return {
+        "factor_vae_train": _majority_accuracy(train_votes, classifier),
+        "factor_vae_eval": _majority_accuracy(eval_votes, classifier),
+        "factor_vae_active_latents": len(active),
+    }
+
+
+def _random_factors(factor_sizes: Sequence[int], count: int, rng: np.random.Generator) -> np.ndarray:
+    return rng.integers(0, factor_sizes, size=(count, len(factor_sizes)))
+
+
+def _votes(
+    encode_factors: Callable[[np.ndarray], np.ndarray],
+    factor_sizes: Sequence[int],
+    rng: np.random.Generator,
+    batch_size: int,
+    variances: np.ndarray,
+    active: np.ndarray,
+    points: int,
+) -> np.ndarray:
+    """votes[k, j]: how often latent j varied least (relative to the data) in a batch with factor k fixed."""
+    votes = np.zeros((len(factor_sizes), len(variances)), dtype=np.int64)
+    for _ in range(points):
+        k = rng.integers(len(factor_sizes))
+        factors = _random_factors(factor_sizes, batch_size, rng)
+        factors[:, k] = factors[0, k]
+        local = encode_factors(factors).var(0, ddof=1)
+        votes[k, active[np.argmin(local[active] / variances[active])]] += 1
+    return votes
+
+
+def _majority_accuracy(votes: np.ndarray, classifier: np.ndarray) -> float:
+    return float(votes[classifier, np.arange(votes.shape[1])].sum() / votes.sum())
+
+
+# --- SAP -------------------------------------------------------------------------------------
+
+
+def sap(
+    codes_train: np.ndarray,
+    factors_train: np.ndarray,
+    codes_test: np.ndarray,
+    factors_test: np.ndarray,
+    *,
+    continuous: Sequence[bool],
+    svm_c: float = 0.01,
+) -> dict[str, Any]:
+    """The SAP score and its score matrix [latents, factors]."""
+    scores = np.zeros((codes_train.shape[1], factors_train.shape[1]))
+    for j in range(codes_train.shape[1]):
+        for k in range(factors_train.shape[1]):
+            column = (codes_train[:, [j]], factors_train[:, k], codes_test[:, [j]], factors_test[:, k])
+            scores[j, k] = _r_squared(*column) if continuous[k] else _balanced_accuracy(*column, svm_c)
+    top_two = np.sort(scores, axis=0)[::-1][:2]
+    return {"sap": float(np.mean(top_two[0] - top_two[1])), "sap_scores": scores.tolist()}
+
+
+def _r_squared(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray) -> float:
+    """R² of the linear regression of the factor on one latent, over the training points (the squared
+    correlation; 0 for a constant latent, whose regression explains nothing)."""
+    x = x_train[:, 0]
+    if np.var(x) < 1e-12:
+        return 0.0
+    return float(np.corrcoef(x, y_train)[0, 1] ** 2)
+
+
+def _balanced_accuracy(
+    x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, c: float
+) -> float:
+    classifier = LinearSVC(C=c, class_weight="balanced").fit(x_train, y_train)
+    return float(balanced_accuracy_score(y_test, classifier.predict(x_test)))
+
+
+# --- modularity and explicitness -------------------------------------------------------------------
+
+
+def modularity_explicitness(
+    codes_train: np.ndarray,
+    factors_train: np.ndarray,
+    codes_test: np.ndarray,
+    factors_test: np.ndarray,
+    *,
+    bins: int = 20,
+) -> dict[str, float]:
+    """Modularity (from the binned latent × factor mutual information) and explicitness (test ROC AUC)."""
+    mean, std = codes_train.mean(0), codes_train.std(0) + 1e-12
+    train, test = (codes_train - mean) / std, (codes_test - mean) / std
+    auc = [_explicitness(train, factors_train[:, k], test, factors_test[:, k]) for k in range(factors_train.shape[1])]
+    return {
+        "modularity": modularity(mutual_information_matrix(codes_train, factors_train, bins)),
+        "explicitness": float(np.mean(auc)),
+    }
+
+
+def modularity(mutual_information: np.ndarray) -> float:
+    """Mean over latents of 1 − δ_j; a latent that informs no factor scores 0."""
+    squared = np.square(mutual_information)
+    largest = squared.max(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        delta = (squared.sum(axis=1) - largest) / (largest * (squared.shape[1] - 1))
+    return float(np.mean(np.where(largest > 0, 1.0 - delta, 0.0)))
+
+
+def _explicitness(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray) -> float:
+    """Macro ROC AUC, one class against the rest, of a logistic regression from every latent."""
+    classes = np.unique(y_train)
+    probabilities = LogisticRegression(max_iter=1000).fit(x_train, y_train).predict_proba(x_test)
+    truth = label_binarize(y_test, classes=classes)
+    if len(classes) == 2:
+        return float(roc_auc_score(y_test == classes[1], probabilities[:, 1]))
+    present = truth.any(0)  # a class absent from the test points has no AUC
+    return float(roc_auc_score(truth[:, present], probabilities[:, present], average="macro"))
+
+
+# --- the scoreboard: every metric, over several seeds, with its provenance ---------------------------
+
+FactorEncoder = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The sample sizes and settings of one evaluation; recorded beside every figure it produced.
+
+    The full recipe is disentanglement_lib's for DCI, SAP and modularity (10,000 training and
+    5,000 test points) and disent's sizes for the FactorVAE score.
+    """
+
+    name: str = "full"
+    seeds: tuple[int, ...] = (0, 1, 2)
+    train_points: int = 10_000  # DCI, SAP, modularity, explicitness and MIG
+    test_points: int = 5_000
+    factor_vae_batch: int = 64
+    factor_vae_train: int = 700
+    factor_vae_eval: int = 350
+    factor_vae_variance: int = 1_000
+    factor_vae_prune_threshold: float = 0.0
+    bins: int = 20
+    sap_svm_c: float = 0.01
+
+
+FULL_RECIPE = Recipe()
+FAST_RECIPE = Recipe(
+    name="fast (smaller samples, for CI: not comparable with the full recipe)",
+    train_points=1_000,
+    test_points=500,
+    factor_vae_train=100,
+    factor_vae_eval=50,
+    factor_vae_variance=500,
+)
+# The figure each metric is reported by, in the order a scoreboard shows them.
+HEADLINE_METRICS = (
+    "dci_disentanglement",
+    "dci_completeness",
+    "dci_informativeness_test",
+    "factor_vae_eval",
+    "sap",
+    "modularity",
+    "explicitness",
+    "mig",
+)
+
+
+def factor_encoder(model: BaseVAE, render: Callable[[np.ndarray], torch.Tensor], label_factor: int) -> FactorEncoder:
+    """Factor classes [N, K] -> the model's posterior means [N, D] of the rendered images; a
+    conditional model is given the label factor (the dSprites shape) as its label."""
+
+    def encode(factors: np.ndarray) -> np.ndarray:
+        labels = torch.as_tensor(factors[:, label_factor])
+        return encode_all(model, render(factors), labels).numpy()
+
+    return encode
+
+
+def scoreboard(
+    encode_factors: FactorEncoder,
+    factor_sizes: Sequence[int],
+    continuous: Sequence[bool],
+    recipe: Recipe = FULL_RECIPE,
+) -> dict[str, Any]:
+    """Every headline metric's mean, sample sd and per-seed values over the recipe's seeds."""
+    runs = [_one_seed(encode_factors, factor_sizes, continuous, recipe, seed) for seed in recipe.seeds]
+    summary = {}
+    for key in HEADLINE_METRICS:
+        values = [run[key] for run in runs]
+        sd = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+        summary[key] = {"mean": float(np.mean(values)), "sd": sd, "per_seed": values}
+    return summary
+
+
+def _one_seed(
+    encode_factors: FactorEncoder, factor_sizes: Sequence[int], continuous: Sequence[bool], recipe: Recipe, seed: int
+) -> dict[str, float]:
+    rng = np.random.default_rng(seed)
+    factors_train = _random_factors(factor_sizes, recipe.train_points, rng)
+    factors_test = _random_factors(factor_sizes, recipe.test_points, rng)
+    data = (encode_factors(factors_train), factors_train, encode_factors(factors_test), factors_test)
+    result = dci(*data, seed=seed)
+    result |= sap(*data, continuous=continuous, svm_c=recipe.sap_svm_c)
+    result |= modularity_explicitness(*data, bins=recipe.bins)
+    result["mig"] = mig(data[0], factors_train, recipe.bins)["mig"]
+    result |= factor_vae_score(
+        encode_factors,
+        factor_sizes,
+        rng,
+        batch_size=recipe.factor_vae_batch,
+        num_train=recipe.factor_vae_train,
+        num_eval=recipe.factor_vae_eval,
+        num_variance_estimate=recipe.factor_vae_variance,
+        prune_threshold=recipe.factor_vae_prune_threshold,
+    )
+    return result
+
+
+def provenance(recipe: Recipe, factor_names: Sequence[str], continuous: Sequence[bool]) -> dict[str, Any]:
+    """How the scoreboard's figures were computed: enough to reproduce them, or to see why another
+    implementation differs."""
+    return {
+        "recipe": asdict(recipe),
+        "representation": "posterior mean (the model's embed; z for the WAE); the conditional VAE is given "
+        "each image's true label",
+        "points": "factor classes drawn uniformly and independently, images rendered from them; one draw of "
+        f"{recipe.train_points:,} training and {recipe.test_points:,} test points per seed for DCI, SAP, "
+        "modularity, explicitness and MIG",
+        "discretisation": f"{recipe.bins} equal-width bins per latent over its own range (MIG, modularity)",
+        "factor_kinds": {
+            name: "continuous" if c else "categorical" for name, c in zip(factor_names, continuous, strict=True)
+        },
+        "classifiers": {
+            "dci": "scikit-learn GradientBoostingClassifier, default settings (100 trees of depth 3, learning "
+            "rate 0.1), random_state = seed; informativeness is its test accuracy",
+            "factor_vae": f"majority vote on the argmin of variance / variance over {recipe.factor_vae_variance:,} "
+            f"points, batches of {recipe.factor_vae_batch}, {recipe.factor_vae_train} training and "
+            f"{recipe.factor_vae_eval} evaluation votes; latents with variance ≤ "
+            f"{recipe.factor_vae_prune_threshold} pruned (0 keeps them all)",
+            "sap": "R² of a linear fit (continuous factors); balanced test accuracy of LinearSVC(C="
+            f"{recipe.sap_svm_c}, class_weight='balanced') on one latent (categorical factors)",
+            "explicitness": "LogisticRegression(max_iter=1000) on standardised latents; macro one-vs-rest test ROC AUC",
+        },
+        "versions": {
+            "torch": torch.__version__,
+            "scikit-learn": sklearn.__version__,
+            "numpy": np.__version__,
+            "vae_models": __version__,
+            "python": platform.python_version(),
+        },
+    }
