@@ -397,16 +397,6 @@ class Explorer:
     # --- Latent map ---------------------------------------------------------------------
 
     @user_errors
-    def latent_map(
-        self, name: str, method: str = "PCA", colour_by: str = "label", path: str | None = None
-    ) -> tuple[Any, str]:
-        model, info = self.resolve(name)
-        latents = self.catalog.latents(name)
-        if latents is None:
-            raise ValueError(f"{name} has no latent cache; press Recompute to encode the test set")
-        return map_figure(model, info, latents, method, colour_by, path)
-
-    @user_errors
     def recompute_map(
         self,
         name: str,
@@ -421,6 +411,16 @@ class Explorer:
         progress(0.4, desc=f"projecting with {method}")
         latents |= projection(latents["codes"], method)
         progress(0.9, desc="drawing")
+        return map_figure(model, info, latents, method, colour_by, path)
+
+    @user_errors
+    def latent_map(
+        self, name: str, method: str = "PCA", colour_by: str = "label", path: str | None = None
+    ) -> tuple[Any, str]:
+        model, info = self.resolve(name)
+        latents = self.catalog.latents(name)
+        if latents is None:
+            raise ValueError(f"{name} has no latent cache; press Recompute to encode the test set")
         return map_figure(model, info, latents, method, colour_by, path)
 
     # --- Interpolate --------------------------------------------------------------------
