@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from vae_models import BaseVAE, ConditionalVAE
+from vae_models import BaseVAE
 
 # bf16 rounds activations to 8 bits of mantissa; below this speed-up fp32's exactness is worth more.
 BF16_MIN_SPEEDUP = 1.1
@@ -44,9 +44,9 @@ def cpu_has_bf16() -> bool:
 
 
 def emulated_bf16_warning(device: torch.device, precision: str) -> str | None:
-    """A config that asks for bf16 still runs on a CPU without bf16 hardware, but emulated: the
-    shipped dSprites configs, which ask for bf16, stepped at 0.13-0.15x of fp32's speed on an
-    AVX2-only AMD EPYC (measure_bf16_speedup, side by side)."""
+    """A config that asks for bf16 still runs on a CPU without bf16 hardware, but emulated, which
+    makes each step several times slower than fp32 (README): worth a warning, not a refusal, since
+    the run still trains what was asked."""
     if precision != "bf16" or device.type != "cpu" or cpu_has_bf16():
         return None
     return (
@@ -56,18 +56,16 @@ def emulated_bf16_warning(device: torch.device, precision: str) -> str | None:
 
 
 def channels_last_pays(device: torch.device) -> bool:
-    """With AVX512, oneDNN's channels-last convolutions ran within 5% of contiguous ones at the
-    seeds' architecture (python -m benchmarks) and faster for the small shipped networks in a
-    side-by-side probe; bf16 and AMP kernels expect that layout too."""
+    """With AVX512, oneDNN's channels-last convolutions are no slower than contiguous ones for
+    these networks (python -m benchmarks; README), and bf16 and AMP kernels expect that layout."""
     return device.type == "cuda" or "avx512f" in cpu_flags()
 
 
 def flush_denormals(device: torch.device) -> None:
-    """Subnormal floats take a slow path through x86 CPUs. As β-TCVAE's collapsed latents drive
-    weights and gradients toward zero, a dSprites run slowed from 1,080 to about 600 img/s; the
-    same step on its weights ran 1.4-1.8x faster with subnormals flushed to zero (side by side).
-    Values that small move no loss. Call it before the first parallel op: OpenMP's threads copy
-    the floating-point mode of the thread that creates them, and later changes miss them."""
+    """Subnormal floats take a slow path through x86 CPUs, and β-TCVAE's collapsed latents drive
+    weights and gradients toward zero, so a run slows down as it trains (README). Values that small
+    move no loss. Call it before the first parallel op: OpenMP's threads copy the floating-point
+    mode of the thread that creates them, and later changes miss them."""
     if device.type == "cpu":
         torch.set_flush_denormal(True)
 
@@ -76,9 +74,9 @@ def autocast_dtype(
     device: torch.device, precision: str, bf16_speedup: Callable[[], float] | None = None
 ) -> torch.dtype | None:
     """None means plain fp32; "auto" picks bf16 where it pays. A CPU's flags cannot tell where: with
-    AVX512-BF16 and no AMX, bf16 ran the seeds' network at 0.91-0.94x of fp32 on one CPU and the
-    dSprites network at 2.2x on another (README). So on a CPU with bf16 hardware `bf16_speedup`, a
-    timing of the real step (`measure_bf16_speedup`), decides; without one, "auto" keeps fp32."""
+    AVX512-BF16 and no AMX, bf16 is slower than fp32 for one network and faster for another, and
+    from one CPU to the next (README). So on a CPU with bf16 hardware `bf16_speedup`, a timing of
+    the real step (`measure_bf16_speedup`), decides; without one, "auto" keeps fp32."""
     if precision == "fp32":
         return None
     if precision == "bf16":
@@ -118,10 +116,9 @@ class TrainingStep:
     def __call__(self, x: Tensor, labels: Tensor | None = None) -> dict[str, Tensor]:
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        extra = {"labels": labels} if isinstance(self.model, ConditionalVAE) else {}
         self.model.train()
         with self._autocast(x.device.type):
-            outputs = self.network(x, **extra)
+            outputs = self.network(x, labels)
         losses = self.model.loss_function(*outputs, kld_weight=self.kld_weight, dataset_size=self.dataset_size)
         if not torch.isfinite(losses["loss"]):
             return losses  # the caller reports it; stepping would poison the weights
