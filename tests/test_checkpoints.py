@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from train.card import summary_table
 from train.config import load_config
@@ -106,8 +105,8 @@ def test_the_latent_cache_and_mig_belong_to_the_shipped_weights(name):
     test_set = load_dataset(metrics["dataset"], "test", download=False)
     assert len(cache["codes"]) == len(test_set) == metrics["test_images"]
     checked = min(CODES_CHECKED, len(test_set))
-    images, labels = zip(*test_set.__getitems__(list(range(checked))), strict=True)
-    codes = encode_all(load_model(folder, device="cpu"), torch.stack(images), torch.as_tensor(labels))
+    images, labels = test_set.batch(list(range(checked)))
+    codes = encode_all(load_model(folder, device="cpu"), images, labels)
     np.testing.assert_allclose(codes.numpy(), cache["codes"][:checked], rtol=1e-4, atol=1e-4)
     np.testing.assert_array_equal(cache["labels"], test_set.labels.numpy())
     if "factors" in cache:

@@ -10,11 +10,14 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import safetensors.torch
 import torch
+from PIL import Image
+from torchvision.utils import save_image
 
-from train import card, step, trainer
+from train import card, grids, step, trainer
 from train.__main__ import main
 from train.checkpointing import STATE_NAME
 from train.config import load_config
@@ -25,8 +28,11 @@ from train.evaluate import (
     reconstruction_verdicts,
     stack,
 )
-from vae_models import VanillaVAE, load_model
+from vae_models import ConditionalVAE, VanillaVAE, load_model
+from vae_models.catalog import ModelInfo
+from vae_models.checkpoint import _metric_value
 from vae_models.data import load_dataset
+from vae_models.latent import traversal_codes
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "train" / "configs"
@@ -149,8 +155,8 @@ def test_reconstruction_overlap_averages_each_class_and_skips_absent_ones():
 
 
 def test_the_card_lists_per_class_figures_by_name_and_skips_classes_the_test_set_lacks():
-    assert card._metric_value([0.5, None, 1.0], ["square", "ellipse", "heart"]) == "square: 0.50, heart: 1.00"
-    assert card._metric_value(0.123456, None) == "0.1235" and card._metric_value(7, None) == "7"
+    assert _metric_value([0.5, None, 1.0], ["square", "ellipse", "heart"]) == "square: 0.50, heart: 1.00"
+    assert _metric_value(0.123456, None) == "0.1235" and _metric_value(7, None) == "7"
 
 
 def folder_row(folder: Path) -> str:
@@ -168,15 +174,20 @@ def latents_metrics(shares: list[list[float]]) -> dict:
     }
 
 
+def card_info(metrics: dict) -> ModelInfo:
+    """What the card reads of a checkpoint, for the metrics alone."""
+    return ModelInfo("test", Path("test"), {"latent_dim": len(metrics["code_variance_per_dim"])}, metrics)
+
+
 def test_the_card_names_what_each_latent_moves_and_says_when_they_are_entangled():
     metrics = latents_metrics([[0.9, 0.1], [0.05, 0.8], [0.0, 0.0]])
     metrics["kl_per_dim"][2] = 0.01
-    aligned = card._latents_section(metrics, [0, 1])
+    aligned = card._latents_section(card_info(metrics), [0, 1])
     assert "| z0 | 2.00 | shape | 0.90 | posX 0.10 |" in aligned
     assert "| z1 | 2.00 | posX | 0.80 | shape 0.05 |" in aligned
     assert "Inactive (collapsed to the prior): z2." in aligned and "entangled" not in aligned
     assert "Informative" not in aligned
-    tangled = card._latents_section(latents_metrics([[0.2, 0.15], [0.1, 0.12]]), [0, 1])
+    tangled = card._latents_section(card_info(latents_metrics([[0.2, 0.15], [0.1, 0.12]])), [0, 1])
     assert "No latent holds more than 20% of any factor's entropy: the factors are entangled" in tangled
 
 
@@ -184,7 +195,7 @@ def test_the_card_does_not_call_a_latent_with_a_narrow_code_but_real_kl_collapse
     # On dSprites at β = 6, two latents hold shape with KL 0.7 nats while their means vary by ~0.07.
     metrics = latents_metrics([[0.9, 0.1], [0.05, 0.8], [0.5, 0.0], [0.0, 0.0]])
     metrics["kl_per_dim"][2:] = [0.65, 0.0]
-    text = card._latents_section(metrics, [0, 1])
+    text = card._latents_section(card_info(metrics), [0, 1])
     assert "so left out of the ±3 sweep: z2 (KL 0.65 nats; shape 0.50)." in text
     assert "Inactive (collapsed to the prior): z3." in text
 
@@ -424,3 +435,68 @@ def test_training_on_the_cpu_flushes_subnormal_floats_to_zero():
 def test_the_card_gives_a_step_bounded_run_in_steps_not_its_unreached_epochs():
     assert card.training_length({"epochs": 5, "max_steps": 26000}) == "26,000 steps"
     assert card.training_length({"epochs": 4, "max_steps": None}) == "4 epochs"
+
+
+# --- the grids ------------------------------------------------------------------------------
+
+
+def grid_models() -> list:
+    torch.manual_seed(0)
+    shape = {"in_channels": 1, "latent_dim": 3, "img_size": 32, "hidden_dims": [8, 16]}
+    return [VanillaVAE(**shape).eval(), ConditionalVAE(**shape, num_classes=10).eval()]
+
+
+def read_png(path: Path) -> torch.Tensor:
+    """An image file as integers [H, W, channels]."""
+    with Image.open(path) as image:
+        return torch.from_numpy(np.array(image))
+
+
+def png_of(images: torch.Tensor, path: Path, **kwargs) -> torch.Tensor:
+    """A grid as `save_image` writes it, read back: what a grid writer should have written."""
+    save_image(images.float(), path, **kwargs)
+    return read_png(path)
+
+
+@pytest.mark.parametrize("model", grid_models(), ids=["unconditional", "conditional"])
+def test_the_reconstruction_grid_pairs_evenly_spread_test_images_with_their_reconstructions(tmp_path, model):
+    test_set = load_dataset("digits", "test")
+    grids.save_reconstructions(model, test_set, tmp_path / "recons.png", count=8)
+    written = read_png(tmp_path / "recons.png")
+    assert written.shape == (34 + 2, 16 * 34 + 2, 3), "eight pairs in one row of sixteen"
+    x, labels = test_set.batch([0, 38, 76, 115, 153, 192, 230, 269])  # the first, the last, six between
+    with torch.inference_mode():
+        pairs = torch.stack([x, model.generate(x, labels)], dim=1).flatten(0, 1)
+    assert torch.equal(written, png_of(pairs, tmp_path / "expected.png", nrow=16))
+
+
+@pytest.mark.parametrize("model", grid_models(), ids=["unconditional", "conditional"])
+def test_the_sample_grid_is_seeded_and_cycles_through_the_classes(tmp_path, model):
+    grids.save_samples(model, tmp_path / "a.png", count=16, num_classes=10, seed=5)
+    grids.save_samples(model, tmp_path / "b.png", count=16, num_classes=10, seed=5)
+    grids.save_samples(model, tmp_path / "c.png", count=16, num_classes=10, seed=6)
+    a, b, c = (read_png(tmp_path / f"{n}.png") for n in "abc")
+    assert a.shape == (4 * 34 + 2, 4 * 34 + 2, 3) and torch.equal(a, b) and not torch.equal(a, c)
+    with torch.inference_mode():
+        expected = model.sample(16, labels=torch.arange(16) % 10, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(a, png_of(expected, tmp_path / "expected.png", nrow=4))
+
+
+@pytest.mark.parametrize("model", grid_models(), ids=["unconditional", "conditional"])
+def test_the_traversal_grid_has_a_row_of_nine_per_latent_in_the_order_given(tmp_path, model):
+    grids.save_traversal(model, [2, 0], tmp_path / "traversal.png")
+    written = read_png(tmp_path / "traversal.png")
+    assert written.shape == (2 * 34 + 2, grids.TRAVERSAL_STEPS * 34 + 2, 3)
+    codes = traversal_codes(torch.zeros(3), [2, 0], grids.TRAVERSAL_STEPS)
+    with torch.inference_mode():
+        images = model.decode(codes, torch.zeros(len(codes), dtype=torch.long))
+    expected = png_of(images, tmp_path / "expected.png", nrow=grids.TRAVERSAL_STEPS, pad_value=0.5)
+    assert torch.equal(written, expected)
+
+
+def test_train_never_asks_which_kind_of_model_it_holds_and_the_card_does_not_import_the_trainer():
+    for path in (ROOT / "train").glob("*.py"):
+        source = path.read_text()
+        assert "ConditionalVAE" not in source and "model_type ==" not in source, path.name
+        assert '"metrics.json"' not in source and '"training_config.json"' not in source, path.name
+    assert "trainer" not in (ROOT / "train" / "card.py").read_text()

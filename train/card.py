@@ -18,21 +18,27 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import safetensors
-import torch
-from torchvision.utils import save_image
-
-from vae_models import load_model
+from vae_models import ModelLoadError, load_model
+from vae_models.catalog import ModelInfo, read_info
+from vae_models.checkpoint import (
+    CONFIG_NAME,
+    METADATA_FILES,
+    METRICS_NAME,
+    MODEL_FILES,
+    TRAINING_CONFIG_NAME,
+    WEIGHTS_NAME,
+    metrics_table,
+    read_json_object,
+    read_metrics,
+    write_json,
+)
 from vae_models.data import load_dataset
-from vae_models.latent import traversal_codes
-from vae_models.metrics import dominant_factors, kl_order
+from vae_models.metrics import ACTIVE_UNIT_THRESHOLD
 
-from .checkpointing import STATE_NAME
-from .trainer import TRAINING_CONFIG_NAME, save_reconstructions
+from .checkpointing import read_progress
+from .grids import save_reconstructions, save_traversal
 
-SHIPPED_FILES = ("config.json", "model.safetensors", "metrics.json", "latents.safetensors", TRAINING_CONFIG_NAME)
-TRAVERSAL_STEPS = 9
+SHIPPED_FILES = (*MODEL_FILES, *METADATA_FILES)
 
 MODEL_NAMES = {
     "vanilla_vae": ("Vanilla VAE", "Kingma & Welling 2013, https://arxiv.org/abs/1312.6114"),
@@ -46,27 +52,6 @@ DATASET_TEXT = {
     "dsprites": "procedural dSprites (Matthey et al. 2017): 64×64 binary sprites over shape × scale × "
     "orientation × posX × posY, all 737,280 combinations for training and a seeded 10,000 for test",
 }
-METRIC_ROWS = (
-    ("reconstruction_nats", "test reconstruction error (nats/image)"),
-    ("negative_elbo_nats", "test negative ELBO (nats/image)"),
-    ("iwae_nll_nats", "test NLL, importance-weighted (nats/image)"),
-    ("kl_nats", "KL(q(z\\|x) ‖ p(z)) (nats/image)"),
-    ("active_units", "active units (code variance > 0.01)"),
-    ("mmd_aggregate_posterior", "MMD² of aggregate posterior vs prior"),
-    ("mig", "MIG (disentanglement_lib protocol)"),
-    ("reconstruction_accuracy", "test reconstructions the judge gives their image's class"),
-    ("reconstruction_accuracy_per_class", "… by class"),
-    ("reconstruction_iou", "test reconstructions' pixel overlap with their image (IoU)"),
-    ("reconstruction_iou_per_class", "… by class"),
-    ("conditional_accuracy", "class-conditioned samples classified as asked"),
-    ("sample_frechet_distance", "sample Fréchet distance (classifier features)"),
-    ("classifier_test_accuracy", "judge classifier's test accuracy"),
-)
-
-
-def training_seconds(run_dir: Path) -> float:
-    with safetensors.safe_open(str(run_dir / STATE_NAME), framework="pt") as f:
-        return json.loads(f.metadata()["progress"])["elapsed_seconds"]
 
 
 def last_grid(run_dir: Path, kind: str) -> Path:
@@ -76,38 +61,31 @@ def last_grid(run_dir: Path, kind: str) -> Path:
     return grids[-1]
 
 
-def write_traversal(model: Any, metrics: dict, path: Path) -> list[int]:
-    """One row per active latent (most informative first), swept over ±3 from the zero code."""
-    ranked = kl_order(metrics.get("kl_per_dim") or metrics["code_variance_per_dim"])
-    dims = [d for d in ranked if metrics["code_variance_per_dim"][d] > 0.01] or ranked[:1]
-    codes = traversal_codes(torch.zeros(model.latent_dim), dims, TRAVERSAL_STEPS)
-    extra = {"labels": torch.zeros(len(codes), dtype=torch.long)} if model.model_type == "cvae" else {}
-    with torch.inference_mode():
-        images = model.decode(codes, **extra)
-    save_image(images.float(), path, nrow=TRAVERSAL_STEPS, pad_value=0.5)
-    return dims
-
-
 def publish(run_dir: Path, dest: Path) -> Path:
     """Copy a finished run into `dest` and write its card. With `dest` the run folder itself (a shipped
     checkpoint evaluated again), only the reconstruction and traversal grids and the card are rewritten."""
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    config = json.loads((run_dir / TRAINING_CONFIG_NAME).read_text())
     if not (dest.exists() and dest.samefile(run_dir)):
-        metrics["training_seconds"] = round(training_seconds(run_dir), 1)
-        dest.mkdir(parents=True, exist_ok=True)
-        for name in SHIPPED_FILES:
-            shutil.copyfile(run_dir / name, dest / name)
-        (dest / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-        shutil.copyfile(last_grid(run_dir, "samples"), dest / "samples.png")
+        copy_run(run_dir, dest)
+    info = read_info(dest, dest.name)
     model = load_model(dest, device="cpu")
-    data = config["data"]
+    data = info.training_config["data"]
     test_set = load_dataset(data["name"], "test", root=data["root"], download=False)
     save_reconstructions(model, test_set, dest / "reconstructions.png")
-    dims = write_traversal(model, metrics, dest / "traversal.png")
-    card = model_card(dest.name, config, metrics, metrics["training_seconds"], dims)
-    (dest / "README.md").write_text(card, encoding="utf-8")
+    dims = info.active_latent_order
+    save_traversal(model, dims, dest / "traversal.png")
+    (dest / "README.md").write_text(model_card(info, dims), encoding="utf-8")
     return dest
+
+
+def copy_run(run_dir: Path, dest: Path) -> None:
+    """What ships of a run, its metrics with the training wall time added, and its last sample grid."""
+    metrics = read_json_object(run_dir / METRICS_NAME, str(run_dir))
+    metrics["training_seconds"] = round(read_progress(run_dir)["elapsed_seconds"], 1)
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in SHIPPED_FILES:
+        shutil.copyfile(run_dir / name, dest / name)
+    write_json(dest / METRICS_NAME, metrics)
+    shutil.copyfile(last_grid(run_dir, "samples"), dest / "samples.png")
 
 
 def training_length(train: dict) -> str:
@@ -117,16 +95,30 @@ def training_length(train: dict) -> str:
     return f"{train['epochs']} epochs"
 
 
-def model_card(name: str, config: dict, metrics: dict, seconds: float, traversal_dims: list[int]) -> str:
+def model_card(info: ModelInfo, traversal_dims: list[int]) -> str:
+    config, name = info.training_config, info.name
     model_type, dataset = config["model"]["type"], config["data"]["name"]
     title, paper = MODEL_NAMES[model_type]
-    train = config["train"]
     sections = [
         _front_matter(model_type, dataset),
         f"# {name}\n\nA {title} ({paper}) trained on {DATASET_TEXT.get(dataset, dataset)}.",
         "## Use\n\n```python\nfrom vae_models import load_model\n\n"
         f'model = load_model("checkpoints/{name}")  # or a Hub repo id\n```\n\n'
-        "Only `config.json` and `model.safetensors` are read; nothing is unpickled.",
+        f"Only `{CONFIG_NAME}` and `{WEIGHTS_NAME}` are read; nothing is unpickled.",
+        _training_section(name, config, info.metrics["training_seconds"]),
+        "## Metrics\n\nOn the test set, measured by `python -m train.evaluate runs/"
+        f"{name}` (written to `{METRICS_NAME}`).\n\n{metrics_table(info.metrics)}",
+        "## Samples\n\n![prior samples](samples.png)\n\n"
+        "## Reconstructions\n\nEach input is followed by its reconstruction.\n\n"
+        "![reconstructions](reconstructions.png)",
+        _latents_section(info, traversal_dims),
+    ]
+    return "\n\n".join(s for s in sections if s) + "\n"
+
+
+def _training_section(name: str, config: dict, seconds: float) -> str:
+    train = config["train"]
+    return (
         "## Training\n\n"
         # training_config.json is the whole resolved config, overrides included, so this is exact.
         f"```bash\npython -m train checkpoints/{name}/{TRAINING_CONFIG_NAME}\n```\n\n"
@@ -134,15 +126,8 @@ def model_card(name: str, config: dict, metrics: dict, seconds: float, traversal
         f"Optimiser: Adam, lr {train['lr']}, {train['schedule']} schedule, batch {train['batch_size']}, "
         f"{training_length(train)}, seed {config['seed']}, precision `{train['precision']}`.  \n"
         f"Wall time: **{seconds / 60:.1f} minutes** of training on 2 CPU cores, measured while other jobs "
-        "shared them (an upper bound; `python -m benchmarks` has throughput on an idle machine).",
-        "## Metrics\n\nOn the test set, measured by `python -m train.evaluate runs/"
-        f"{name}` (written to `metrics.json`).\n\n{_metrics_table(metrics)}",
-        "## Samples\n\n![prior samples](samples.png)\n\n"
-        "## Reconstructions\n\nEach input is followed by its reconstruction.\n\n"
-        "![reconstructions](reconstructions.png)",
-        _latents_section(metrics, traversal_dims),
-    ]
-    return "\n\n".join(s for s in sections if s) + "\n"
+        "shared them (an upper bound; `python -m benchmarks` has throughput on an idle machine)."
+    )
 
 
 def _front_matter(model_type: str, dataset: str) -> str:
@@ -151,44 +136,47 @@ def _front_matter(model_type: str, dataset: str) -> str:
     return "\n".join(lines)
 
 
-def _metrics_table(metrics: dict) -> str:
-    rows = ["| metric | value |", "| --- | --- |"]
-    for key, label in METRIC_ROWS:
-        if key in metrics:
-            rows.append(f"| {label} | {_metric_value(metrics[key], metrics.get('class_names'))} |")
-    return "\n".join(rows)
-
-
-def _metric_value(value: Any, class_names: list[str] | None) -> str:
-    if isinstance(value, list):  # one figure per class
-        return ", ".join(f"{name}: {v:.2f}" for name, v in zip(class_names or [], value, strict=True) if v is not None)
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
 ENTANGLED_SHARE = 0.5  # below this, no latent can be said to "be" a factor
 COLLAPSED_KL = 0.1  # nats: a latent below this says next to nothing about the image
 
 
-def _latents_section(metrics: dict, traversal_dims: list[int]) -> str:
+def _latents_section(info: ModelInfo, traversal_dims: list[int]) -> str:
     header = (
         "## Latents\n\nEach row of the grid sweeps one active latent from −3 to +3 (most informative first, "
         f"the others at 0): latents {', '.join(f'z{d}' for d in traversal_dims)}.\n\n![traversal](traversal.png)"
     )
-    if "mutual_information" not in metrics:
+    if info.dominant_factors is None:
         return header
-    names = metrics["factor_names"]
-    variances = metrics["code_variance_per_dim"]
-    kl = metrics.get("kl_per_dim") or [float("nan")] * len(variances)
-    dominant = dominant_factors(np.array(metrics["mutual_information"]), np.array(metrics["factor_entropy"]))
+    return (
+        f"{header}\n\nWhat each active latent encodes, from the latent × factor mutual information "
+        f"(normalised by the factor's entropy):\n\n"
+        + "\n".join(_factor_rows(info, traversal_dims))
+        + _latent_notes(info, traversal_dims)
+    )
+
+
+def _kl_per_latent(info: ModelInfo) -> list[float]:
+    """Each latent's KL in nats; NaN for a model without one (the WAE)."""
+    return info.metrics.get("kl_per_dim") or [float("nan")] * len(info.inactive)
+
+
+def _factor_rows(info: ModelInfo, dims: list[int]) -> list[str]:
+    names, kl, dominant = info.factor_names, _kl_per_latent(info), info.dominant_factors
     rows = [
         "| latent | KL (nats) | moves most | share of that factor's entropy | runner-up, its share |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for dim in traversal_dims:
+    for dim in dims:
         factor, share, runner_up, second = dominant[dim]
         runner_up_text = "–" if runner_up is None else f"{names[runner_up]} {second:.2f}"
         rows.append(f"| z{dim} | {kl[dim]:.2f} | {names[factor]} | {share:.2f} | {runner_up_text} |")
-    others = [d for d in range(len(variances)) if d not in traversal_dims]
+    return rows
+
+
+def _latent_notes(info: ModelInfo, traversal_dims: list[int]) -> str:
+    """The latents left out of the sweep (informative but narrow, or collapsed), and entanglement."""
+    names, kl, dominant = info.factor_names, _kl_per_latent(info), info.dominant_factors
+    others = [d for d in range(len(info.inactive)) if d not in traversal_dims]
     quiet = [d for d in others if kl[d] >= COLLAPSED_KL]
     collapsed = [f"z{d}" for d in others if d not in quiet]
     note = ""
@@ -197,8 +185,8 @@ def _latents_section(metrics: dict, traversal_dims: list[int]) -> str:
             f"z{d} (KL {kl[d]:.2f} nats; {names[dominant[d][0]]} {dominant[d][1]:.2f})" for d in quiet
         )
         note += (
-            "\n\nInformative, but with means that barely move (code variance ≤ 0.01), so left out of the "
-            f"±3 sweep: {described}."
+            f"\n\nInformative, but with means that barely move (code variance ≤ {ACTIVE_UNIT_THRESHOLD:g}), "
+            f"so left out of the ±3 sweep: {described}."
         )
     if collapsed:
         note += f"\n\nInactive (collapsed to the prior): {', '.join(collapsed)}."
@@ -208,10 +196,7 @@ def _latents_section(metrics: dict, traversal_dims: list[int]) -> str:
             f"\n\nNo latent holds more than {largest:.0%} of any factor's entropy: the factors are entangled, "
             "so each slider moves several of them at once."
         )
-    return (
-        f"{header}\n\nWhat each active latent encodes, from the latent × factor mutual information "
-        f"(normalised by the factor's entropy):\n\n" + "\n".join(rows) + note
-    )
+    return note
 
 
 def summary_table(folders: list[Path]) -> str:
@@ -232,7 +217,7 @@ def summary_table(folders: list[Path]) -> str:
         "conditional_accuracy",
     )
     for folder in folders:
-        metrics = json.loads((folder / "metrics.json").read_text())
+        metrics = read_metrics(folder)
         minutes = metrics["training_seconds"] / 60 if "training_seconds" in metrics else None
         cells = [_cell(metrics.get(key)) for key in (*keys, "sample_frechet_distance")]
         rows.append(f"| [{folder.name}]({folder.as_posix()}/README.md) | {' | '.join(cells)} | {_cell(minutes)} |")
@@ -258,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = args.folders[0]
     try:
         dest = publish(run_dir, args.folders[1] if len(args.folders) == 2 else Path("checkpoints") / run_dir.name)
-    except (OSError, KeyError, ValueError) as err:
+    except (OSError, KeyError, ValueError, ModelLoadError) as err:
         print(f"error: cannot publish {run_dir}: {err}", file=sys.stderr)
         return 1
     print(f"published {dest}")

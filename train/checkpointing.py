@@ -76,6 +76,13 @@ def load_training_state(folder: Path, model: torch.nn.Module, optimiser: torch.o
     return json.loads(metadata["progress"])
 
 
+def read_progress(folder: Path) -> dict:
+    """The progress saved with a run's last checkpoint (step, elapsed seconds, precision), without
+    reading its tensors."""
+    with safetensors.safe_open(str(folder / STATE_NAME), framework="pt") as f:
+        return json.loads(f.metadata()["progress"])
+
+
 def _numpy_state() -> list:
     name, keys, pos, has_gauss, cached = np.random.get_state()
     return [name, keys.tolist(), pos, has_gauss, cached]

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from vae_models import ConditionalVAE, ModelLoadError, load_model
-from vae_models.checkpoint import save_latent_cache
+from vae_models import BaseVAE, ModelLoadError, load_model
+from vae_models.checkpoint import METRICS_NAME, read_metrics, read_training_config, save_latent_cache, write_json
 from vae_models.classifier import ImageClassifier, train_classifier
 from vae_models.data import DatasetUnavailableError, ImageDataset, load_dataset
 from vae_models.latent import pca_projection, tsne_projection
@@ -32,8 +32,6 @@ from vae_models.metrics import (
     overlap,
 )
 
-from .trainer import TRAINING_CONFIG_NAME
-
 MAX_CLASSIFIER_IMAGES = 20_000
 MAX_LIKELIHOOD_IMAGES = 2_000
 FRECHET_SAMPLES = 2_000
@@ -41,16 +39,14 @@ FRECHET_SAMPLES = 2_000
 
 def stack(dataset: ImageDataset, limit: int | None = None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Up to `limit` images and labels of a dataset as two tensors (a seeded random subset)."""
-    indices = list(range(len(dataset)))
-    if limit is not None and limit < len(dataset):
-        indices = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:limit].tolist()
-    images, labels = zip(*dataset.__getitems__(indices), strict=True)
-    return torch.stack(images), torch.as_tensor(labels)
+    if limit is None or limit >= len(dataset):
+        return dataset.batch()
+    return dataset.batch(torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:limit])
 
 
 def evaluate_checkpoint(folder: str | Path, *, config: dict[str, Any] | None = None, device: str = "auto") -> dict:
     folder = Path(folder)
-    config = config or json.loads((folder / TRAINING_CONFIG_NAME).read_text())
+    config = config or read_training_config(folder)
     started = time.perf_counter()
     torch.manual_seed(config["seed"])
     model = load_model(folder, device=device)
@@ -85,7 +81,7 @@ def evaluate_checkpoint(folder: str | Path, *, config: dict[str, Any] | None = N
 
     write_latent_cache(folder, codes.numpy(), test_labels.numpy(), test_set.factors)
     metrics |= _published_training_time(folder)
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    write_json(folder / METRICS_NAME, metrics)
     return metrics
 
 
@@ -122,21 +118,18 @@ def per_class_means(values: torch.Tensor, labels: torch.Tensor, num_classes: int
 
 
 def classifier_verdicts(
-    model: Any, classifier: ImageClassifier, test_images: torch.Tensor, test_labels: torch.Tensor, seed: int
+    model: BaseVAE, classifier: ImageClassifier, test_images: torch.Tensor, test_labels: torch.Tensor, seed: int
 ) -> dict[str, float]:
-    """The judge's accuracy on real test images; the share of the conditional VAE's samples it gives
-    the class asked for; and the Fréchet distance of prior samples to test images in its features."""
-    num_classes = classifier.head.out_features
+    """The judge's accuracy on real test images; for a conditional model, the share of its samples
+    it gives the class asked for; and the Fréchet distance of prior samples to test images in its
+    features. Every model is asked for the classes in turn; an unconditional one ignores them."""
+    asked = torch.arange(FRECHET_SAMPLES) % classifier.head.out_features
     result = {"classifier_test_accuracy": _accuracy(classifier.predict(test_images), test_labels)}
     generator = torch.Generator().manual_seed(seed)
-    device = next(model.parameters()).device
     with torch.inference_mode():
-        if isinstance(model, ConditionalVAE):
-            asked = torch.arange(FRECHET_SAMPLES) % num_classes
-            samples = model.sample(FRECHET_SAMPLES, device, labels=asked.to(device), generator=generator).cpu()
-            result["conditional_accuracy"] = _accuracy(classifier.predict(samples), asked)
-        else:
-            samples = model.sample(FRECHET_SAMPLES, device, generator=generator).cpu()
+        samples = model.sample(FRECHET_SAMPLES, model.device, labels=asked.to(model.device), generator=generator).cpu()
+    if model.is_conditional:
+        result["conditional_accuracy"] = _accuracy(classifier.predict(samples), asked)
     real = classifier.embed(test_images).numpy()
     fake = classifier.embed(samples.float()).numpy()
     result["sample_frechet_distance"] = frechet_distance(real, fake)
@@ -150,8 +143,7 @@ def _accuracy(predicted: torch.Tensor, expected: torch.Tensor) -> float:
 def _published_training_time(folder: Path) -> dict[str, float]:
     """A shipped checkpoint's metrics.json also holds its training wall time, which evaluating
     again must keep: it cannot be measured again without retraining."""
-    path = folder / "metrics.json"
-    previous = json.loads(path.read_text()) if path.exists() else {}
+    previous = read_metrics(folder)
     return {"training_seconds": previous["training_seconds"]} if "training_seconds" in previous else {}
 
 

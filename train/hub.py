@@ -6,8 +6,10 @@ from pathlib import Path
 
 from huggingface_hub import HfApi
 
+from .checkpointing import STATE_NAME
+
 # Resume state and per-epoch grids stay local; the Hub gets what load_model and the card need.
-UPLOAD_IGNORE = ["training_state.safetensors", "samples_epoch*.png", "recons_epoch*.png", ".*"]
+UPLOAD_IGNORE = [STATE_NAME, "samples_epoch*.png", "recons_epoch*.png", ".*"]
 
 
 def push_folder(folder: Path, repo_id: str, token: str | None = None) -> str:

@@ -10,7 +10,7 @@ gradients match a single process for objectives without per-sample noise.
 from __future__ import annotations
 
 import csv
-import json
+import inspect
 import math
 import os
 import random
@@ -27,14 +27,15 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DistributedSampler, default_collate
-from torchvision.utils import save_image
+from torch.utils.data import DistributedSampler
 from tqdm import tqdm
 
-from vae_models import MODEL_TYPES, BaseVAE, ConditionalVAE
+from vae_models import MODEL_TYPES, BaseVAE
+from vae_models.checkpoint import MODEL_FILES, TRAINING_CONFIG_NAME, write_json
 from vae_models.data import ImageDataset, load_dataset
 
 from .checkpointing import STATE_NAME, load_training_state, save_training_state, write_atomically
+from .grids import save_reconstructions, save_samples
 from .step import (
     AUTOCAST_NAMES,
     TrainingError,
@@ -46,8 +47,7 @@ from .step import (
     use_channels_last,
 )
 
-MODEL_FILES = ("config.json", "model.safetensors")
-TRAINING_CONFIG_NAME = "training_config.json"
+LOG_NAME = "log.csv"
 
 
 @dataclass
@@ -68,25 +68,13 @@ def build_model(model_config: dict[str, Any], dataset: ImageDataset) -> BaseVAE:
     cls = MODEL_TYPES.get(model_config["type"])
     if cls is None:
         raise TrainingError(f"model.type must be one of {sorted(MODEL_TYPES)}, got {model_config['type']!r}")
-    if cls is ConditionalVAE:
+    # A model that is conditioned on classes is told how many the dataset has, unless the config says.
+    if "num_classes" in inspect.signature(cls.__init__).parameters:
         kwargs.setdefault("num_classes", len(dataset.class_names))
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as err:
         raise TrainingError(f"bad model config: {err}") from err
-
-
-@torch.inference_mode()
-def save_reconstructions(model: BaseVAE, dataset: ImageDataset, path: Path, count: int = 32) -> None:
-    """Test images spread evenly over the set (so every shape and class shows), each beside its
-    reconstruction."""
-    indices = torch.linspace(0, len(dataset) - 1, min(count, len(dataset))).long().tolist()
-    images, labels = zip(*dataset.__getitems__(indices), strict=True)
-    device = next(model.parameters()).device
-    x = torch.stack(images).to(device)
-    extra = {"labels": torch.tensor(labels, device=device)} if isinstance(model, ConditionalVAE) else {}
-    pairs = torch.stack([x, model.generate(x, **extra)], dim=1).flatten(0, 1)
-    save_image(pairs.float(), path, nrow=16)
 
 
 def seed_everything(seed: int) -> None:
@@ -170,7 +158,7 @@ class Run:
         speedups = []
 
         def bf16_speedup() -> float:
-            x, y = default_collate(self.train_set.__getitems__(list(range(self.local_batch))))
+            x, y = self.train_set.batch(list(range(self.local_batch)))
             speedups.append(measure_bf16_speedup(self.step, x.to(self.device), y.to(self.device)))
             return speedups[0]
 
@@ -193,7 +181,7 @@ class Run:
             self._say(f"nothing to resume in {self.out}; starting from step 0")
         if self.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
-            (self.out / TRAINING_CONFIG_NAME).write_text(json.dumps(self.config, indent=2) + "\n")
+            write_json(self.out / TRAINING_CONFIG_NAME, self.config)
             self._trim_log(self.progress.step)
 
     # --- loop -----------------------------------------------------------------------------
@@ -243,7 +231,7 @@ class Run:
             # Fetched directly: a DataLoader iterator draws a seed from the global RNG, which
             # would shift the reparameterisation noise of a run resumed mid-epoch.
             for batch in remaining:
-                yield default_collate(self.train_set.__getitems__(batch))
+                yield self.train_set.batch(batch)
 
     def _step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         losses = self.step(x.to(self.device, non_blocking=True), y.to(self.device))
@@ -287,7 +275,7 @@ class Run:
     def _log(self, terms: dict[str, float], rate: float) -> None:
         if not self.is_main:
             return
-        path = self.out / "log.csv"
+        path = self.out / LOG_NAME
         row = {"step": self.progress.step, "epoch": self.progress.step / self.steps_per_epoch}
         row |= {"lr": self.scheduler.get_last_lr()[0], "images_per_sec": rate, **terms}
         new_file = not path.exists()
@@ -299,7 +287,7 @@ class Run:
 
     def _trim_log(self, step: int) -> None:
         """Drop log rows past the resumed step, so the log has each step once."""
-        path = self.out / "log.csv"
+        path = self.out / LOG_NAME
         if not path.exists():
             return
         with open(path, newline="") as f:
@@ -311,17 +299,13 @@ class Run:
                 writer.writeheader()
                 writer.writerows(keep)
 
-    @torch.inference_mode()
     def _write_grids(self, epoch: int) -> None:
         if not self.is_main:
             return
         self.model.eval()
-        count = self.cfg["grid_samples"]
+        samples = self.out / f"samples_epoch{epoch:03d}.png"
         classes = len(self.train_set.class_names)
-        extra = {"labels": torch.arange(count) % classes} if isinstance(self.model, ConditionalVAE) else {}
-        generator = torch.Generator().manual_seed(self.config["seed"])
-        samples = self.model.sample(count, self.device, generator=generator, **extra)
-        save_image(samples.float(), self.out / f"samples_epoch{epoch:03d}.png", nrow=int(math.sqrt(count)))
+        save_samples(self.model, samples, self.cfg["grid_samples"], classes, self.config["seed"])
         save_reconstructions(self.model, self.test_set, self.out / f"recons_epoch{epoch:03d}.png")
 
     def _say(self, message: str) -> None:
