@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from train.card import summary_table
-from train.config import load_config
+from train.config import TrainingConfig, load_config
 from vae_models import load_model
-from vae_models.checkpoint import load_latent_cache
+from vae_models.checkpoint import load_latent_cache, write_json
 from vae_models.data import load_dataset
 from vae_models.metrics import encode_all, mig
 
@@ -57,9 +57,19 @@ def test_each_checkpoint_ships_every_file_and_no_pickle(name):
 def test_each_checkpoint_was_trained_by_its_yaml_config(name):
     """The README's `python -m train train/configs/<name>.yaml` remakes what ships, not some other run."""
     shipped = json.loads((CHECKPOINTS / name / "training_config.json").read_text())
-    config = load_config(ROOT / "train" / "configs" / f"{name}.yaml")
+    config = load_config(ROOT / "train" / "configs" / f"{name}.yaml").to_dict()
     for section in ("seed", "model", "data", "train"):
         assert config[section] == shipped[section], f"train/configs/{name}.yaml differs in {section}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_yaml_config_gives_its_checkpoints_training_config_json_byte_for_byte(name, tmp_path):
+    """What a run writes, `write_json(training_config.json, config.to_dict())`: same keys, order and values."""
+    config = load_config(ROOT / "train" / "configs" / f"{name}.yaml")
+    write_json(tmp_path / "training_config.json", config.to_dict())
+    shipped = CHECKPOINTS / name / "training_config.json"
+    assert (tmp_path / "training_config.json").read_bytes() == shipped.read_bytes()
+    assert TrainingConfig.from_dict(json.loads(shipped.read_text())) == config
 
 
 def test_all_checkpoints_together_stay_under_60_mb():

@@ -3,24 +3,27 @@
 import errno
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 import safetensors.torch
 import torch
+import yaml
 from PIL import Image
 from torchvision.utils import save_image
 
 from train import card, grids, step, trainer
 from train.__main__ import main
 from train.checkpointing import STATE_NAME
-from train.config import load_config
+from train.config import ConfigError, DataSection, ModelSection, TrainingConfig, TrainSection, load_config
 from train.evaluate import (
     classifier_verdicts,
     judge_classifier,
@@ -435,6 +438,101 @@ def test_training_on_the_cpu_flushes_subnormal_floats_to_zero():
 def test_the_card_gives_a_step_bounded_run_in_steps_not_its_unreached_epochs():
     assert card.training_length({"epochs": 5, "max_steps": 26000}) == "26,000 steps"
     assert card.training_length({"epochs": 4, "max_steps": None}) == "4 epochs"
+
+
+# --- the typed config ---------------------------------------------------------------------
+
+
+def test_a_config_gets_the_default_of_every_key_it_leaves_out(tmp_path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text("model:\n  type: vanilla_vae\n  latent_dim: 4\ndata:\n  name: digits\n")
+    config = load_config(path)
+    assert config == TrainingConfig(
+        model=ModelSection("vanilla_vae", {"latent_dim": 4}), data=DataSection("digits"), output_dir="runs/tiny"
+    )
+    assert (config.seed, config.data.root, config.data.download) == (0, None, True)
+    assert (config.train.epochs, config.train.max_steps, config.train.lr, config.train.precision) == (
+        10,
+        None,
+        1e-3,
+        "auto",
+    )
+
+
+def test_overrides_reach_the_typed_sections_as_numbers_where_numbers_are_meant():
+    overrides = ["train.lr=1e-4", "train.max_steps=7", "model.beta=6", "model.widths=[1, 2]", "seed=3"]
+    config = load_config(CONFIGS / "betatc_vae-dsprites.yaml", [*overrides, "data.root=/data", "output_dir=/x"])
+    assert config.train.lr == 1e-4 and isinstance(config.train.lr, float), "YAML reads 1e-4 as a string"
+    assert config.train.max_steps == 7 and config.train.batch_size == 128
+    assert config.model.type == "betatc_vae" and config.model.kwargs["beta"] == 6
+    assert list(config.model.kwargs)[-1] == "widths" and config.model.kwargs["widths"] == [1, 2]
+    assert (config.seed, config.data.root, config.output_dir) == (3, "/data", "/x")
+
+
+@pytest.mark.parametrize(
+    ("override", "key"), [("train.epocs=3", "train.epocs"), ("data.nmae=digits", "data.nmae"), ("sed=1", "sed")]
+)
+def test_an_unknown_key_is_refused_by_its_name(override, key):
+    with pytest.raises(ConfigError, match=re.escape(f"unknown config key '{key}'; known: ")):
+        load_config(CONFIGS / "vanilla_vae-digits.yaml", [override])
+
+
+def test_an_unknown_key_in_the_yaml_file_is_refused_and_the_model_section_is_free_form(tmp_path):
+    path = tmp_path / "typo.yaml"
+    path.write_text("model:\n  type: vanilla_vae\n  anything: 1\ndata:\n  name: digits\ntrain:\n  lr_: 0.1\n")
+    with pytest.raises(ConfigError, match=re.escape("unknown config key 'train.lr_'")):
+        load_config(path)
+    path.write_text("model:\n  type: vanilla_vae\n  anything: 1\ndata:\n  name: digits\n")
+    assert load_config(path).model.kwargs == {"anything": 1}
+    with pytest.raises(ConfigError, match=re.escape("data.name is required")):
+        load_config(path, ["data.name=null"])
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"lr": "fast"}, "train.lr must be a number, got 'fast'"),
+        ({"grad_clip": [1]}, "train.grad_clip must be a number, got [1]"),
+        ({"epochs": 0}, "train.epochs must be a positive integer, got 0"),
+        ({"batch_size": True}, "train.batch_size must be a positive integer, got True"),
+        ({"log_every": 2.5}, "train.log_every must be a positive integer, got 2.5"),
+    ],
+)
+def test_a_train_section_with_a_bad_number_cannot_be_built(fields, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        TrainSection(**fields)
+
+
+def test_a_train_section_parses_the_numbers_yaml_leaves_as_strings():
+    section = TrainSection(lr="1e-4", weight_decay="0", grad_clip=None)
+    assert (section.lr, section.weight_decay, section.grad_clip) == (1e-4, 0.0, None)
+
+
+def test_to_dict_is_the_yaml_with_its_overrides_and_every_default_in_place():
+    raw = yaml.safe_load((CONFIGS / "cvae-digits.yaml").read_text())
+    config = load_config(CONFIGS / "cvae-digits.yaml", ["model.latent_dim=3", "train.epochs=2", "model.fc_dims=[8]"])
+    as_dict = config.to_dict()
+    assert list(as_dict) == ["seed", "output_dir", "model", "data", "train"]
+    assert as_dict["model"] == {**raw["model"], "latent_dim": 3, "fc_dims": [8]}
+    assert list(as_dict["model"]) == [*raw["model"], "fc_dims"], "the type first, then the YAML's order"
+    assert as_dict["data"] == {"name": "digits", "root": None, "download": True}
+    assert as_dict["train"] == {**asdict(TrainSection()), **raw["train"], "epochs": 2}
+    assert list(as_dict["train"]) == list(asdict(TrainSection()))
+    assert (as_dict["seed"], as_dict["output_dir"]) == (0, "runs/cvae-digits")
+    assert TrainingConfig.from_dict(as_dict) == config
+    as_dict["model"]["latent_dim"] = 99
+    assert config.model.kwargs["latent_dim"] == 3, "to_dict hands out a copy"
+
+
+def test_a_run_saves_its_config_as_to_dict_gives_it_and_tells_a_conditional_model_the_classes(tmp_path):
+    for name, classes in (("cvae-digits", 10), ("vanilla_vae-digits", 0)):
+        config = load_config(CONFIGS / f"{name}.yaml", [f"output_dir={tmp_path / name}", *TINY])
+        run = trainer.Run(config)
+        saved = (tmp_path / name / "training_config.json").read_text()
+        assert saved == json.dumps(config.to_dict(), indent=2) + "\n"
+        assert run.model.num_classes == classes and run.model.is_conditional is (classes > 0)
+    dataset = load_dataset("digits", "test")
+    assert trainer.build_model(ModelSection("cvae", {"num_classes": 3}), dataset).num_classes == 3
 
 
 # --- the grids ------------------------------------------------------------------------------

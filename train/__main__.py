@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from vae_models.checkpoint import METRICS_NAME
 from vae_models.data import DatasetUnavailableError
 
 from .config import ConfigError, load_config
@@ -17,7 +18,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("overrides", nargs="*", help="key.sub=value, e.g. train.epochs=5 model.latent_dim=8")
     parser.add_argument("--resume", action="store_true", help="continue the run in output_dir exactly")
     parser.add_argument("--push-to-hub", metavar="REPO_ID", help="upload the output folder to this Hub repo")
-    parser.add_argument("--no-eval", action="store_true", help="skip writing metrics.json at the end")
+    parser.add_argument("--no-eval", action="store_true", help=f"skip writing {METRICS_NAME} at the end")
     return parser.parse_intermixed_args(argv)
 
 
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         if run.is_main and not args.no_eval:
             from .evaluate import evaluate_checkpoint
 
-            evaluate_checkpoint(out, config=config)
+            evaluate_checkpoint(out, config=config.to_dict())
         if run.is_main and args.push_to_hub:
             from .hub import push_folder
 

@@ -4,38 +4,21 @@ A config has four sections: `model` (the model type and its constructor argument
 `data` (the dataset), `train` (optimiser, schedule, precision, logging) and the
 top-level `seed` and `output_dir`. Unknown keys are refused, so a typo in an
 override never silently trains the wrong thing.
+
+`load_config` gives a `TrainingConfig`; its `to_dict()` is what a run saves as
+training_config.json, key for key and in the same order, so that file can be
+passed back to `python -m train` to remake the run.
 """
 
 from __future__ import annotations
 
 import copy
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-DEFAULTS: dict[str, Any] = {
-    "seed": 0,
-    "output_dir": None,
-    "model": {"type": None},
-    "data": {"name": None, "root": None, "download": True},
-    "train": {
-        "epochs": 10,
-        "max_steps": None,
-        "batch_size": 64,
-        "lr": 1e-3,
-        "weight_decay": 0.0,
-        "schedule": "cosine",
-        "kld_weight": 1.0,
-        "grad_clip": None,
-        "precision": "auto",
-        "channels_last": "auto",
-        "compile": False,
-        "log_every": 20,
-        "checkpoint_every": 500,
-        "grid_samples": 64,
-    },
-}
 FREE_FORM_SECTIONS = ("model",)
 FLOAT_KEYS = ("lr", "weight_decay", "kld_weight", "grad_clip")
 COUNT_KEYS = ("epochs", "max_steps", "batch_size", "log_every", "checkpoint_every", "grid_samples")
@@ -45,23 +28,116 @@ class ConfigError(ValueError):
     """A config file or override is malformed; the message says which key."""
 
 
-def load_config(path: str | Path, overrides: list[str] = ()) -> dict[str, Any]:
+@dataclass
+class ModelSection:
+    """The model type and its constructor's arguments, which differ per model and so are free-form."""
+
+    type: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, **copy.deepcopy(self.kwargs)}
+
+
+@dataclass
+class DataSection:
+    name: str
+    root: str | None = None
+    download: bool = True
+
+
+@dataclass
+class TrainSection:
+    """Optimiser, schedule, precision and logging. The numbers are checked on construction."""
+
+    epochs: int = 10
+    max_steps: int | None = None  # when set, ends the run before `epochs` would
+    batch_size: int = 64  # the global batch, split over the processes of a distributed run
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    schedule: str = "cosine"
+    kld_weight: float = 1.0
+    grad_clip: float | None = None
+    precision: str = "auto"
+    channels_last: str | bool = "auto"
+    compile: bool = False
+    log_every: int = 20
+    checkpoint_every: int = 500
+    grid_samples: int = 64
+
+    def __post_init__(self) -> None:
+        """YAML reads `1e6` (no dot) as a string; numbers are parsed here, with the key in any error."""
+        for key in FLOAT_KEYS:
+            value = getattr(self, key)
+            if value is not None:
+                try:
+                    setattr(self, key, float(value))
+                except (TypeError, ValueError):
+                    raise ConfigError(f"train.{key} must be a number, got {value!r}") from None
+        for key in COUNT_KEYS:
+            value = getattr(self, key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ConfigError(f"train.{key} must be a positive integer, got {value!r}")
+
+
+@dataclass(kw_only=True)
+class TrainingConfig:
+    """One run's whole config. Field order is training_config.json's key order."""
+
+    seed: int = 0
+    output_dir: str | None = None
+    model: ModelSection
+    data: DataSection
+    train: TrainSection = field(default_factory=TrainSection)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as training_config.json holds it: the model's arguments inline beside its type."""
+        return {
+            "seed": self.seed,
+            "output_dir": self.output_dir,
+            "model": self.model.to_dict(),
+            "data": asdict(self.data),
+            "train": asdict(self.train),
+        }
+
+    @classmethod
+    def from_dict(cls, config: dict[str, Any]) -> TrainingConfig:
+        """The inverse of `to_dict`, for a complete config (every section and key present)."""
+        model = dict(config["model"])
+        return cls(
+            seed=config["seed"],
+            output_dir=config["output_dir"],
+            model=ModelSection(type=model.pop("type"), kwargs=model),
+            data=DataSection(**config["data"]),
+            train=TrainSection(**config["train"]),
+        )
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> TrainingConfig:
+    config = _merge(_known_keys(), _read_yaml(path), prefix="")
+    for override in overrides:
+        _apply_override(config, override)
+    for section, key in (("model", "type"), ("data", "name")):
+        if config[section][key] is None:
+            raise ConfigError(f"{path}: {section}.{key} is required")
+    if config["output_dir"] is None:
+        config["output_dir"] = str(Path("runs") / Path(path).stem)
+    return TrainingConfig.from_dict(config)
+
+
+def _known_keys() -> dict[str, Any]:
+    """Every key a config may set, with its default (None where the YAML must give one), in order."""
+    return TrainingConfig(model=ModelSection(type=None), data=DataSection(name=None)).to_dict()
+
+
+def _read_yaml(path: str | Path) -> dict[str, Any]:
     try:
         loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as err:
         raise ConfigError(f"cannot read config {path}: {err}") from err
     if not isinstance(loaded, dict):
         raise ConfigError(f"{path} must hold a YAML mapping")
-    config = _merge(copy.deepcopy(DEFAULTS), loaded, prefix="")
-    for override in overrides:
-        _apply_override(config, override)
-    for section, key in (("model", "type"), ("data", "name")):
-        if config[section][key] is None:
-            raise ConfigError(f"{path}: {section}.{key} is required")
-    _check_numbers(config["train"])
-    if config["output_dir"] is None:
-        config["output_dir"] = str(Path("runs") / Path(path).stem)
-    return config
+    return loaded
 
 
 def _merge(base: dict, update: dict, prefix: str) -> dict:
@@ -87,17 +163,3 @@ def _apply_override(config: dict, override: str) -> None:
     for parent in reversed(parents):
         nested = {parent: nested}
     _merge(config, nested, prefix="")
-
-
-def _check_numbers(train: dict[str, Any]) -> None:
-    """YAML reads `1e6` (no dot) as a string; numbers are parsed here, with the key in any error."""
-    for key in FLOAT_KEYS:
-        if train[key] is not None:
-            try:
-                train[key] = float(train[key])
-            except (TypeError, ValueError):
-                raise ConfigError(f"train.{key} must be a number, got {train[key]!r}") from None
-    for key in COUNT_KEYS:
-        value = train[key]
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ConfigError(f"train.{key} must be a positive integer, got {value!r}")

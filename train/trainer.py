@@ -35,6 +35,7 @@ from vae_models.checkpoint import MODEL_FILES, TRAINING_CONFIG_NAME, write_json
 from vae_models.data import ImageDataset, load_dataset
 
 from .checkpointing import STATE_NAME, load_training_state, save_training_state, write_atomically
+from .config import ModelSection, TrainingConfig
 from .grids import save_reconstructions, save_samples
 from .step import (
     AUTOCAST_NAMES,
@@ -61,13 +62,13 @@ class Progress:
 # --- set-up ---------------------------------------------------------------------------
 
 
-def build_model(model_config: dict[str, Any], dataset: ImageDataset) -> BaseVAE:
-    kwargs = {k: v for k, v in model_config.items() if k != "type"}
+def build_model(model: ModelSection, dataset: ImageDataset) -> BaseVAE:
+    kwargs = dict(model.kwargs)
     kwargs.setdefault("in_channels", dataset.in_channels)
     kwargs.setdefault("img_size", dataset.img_size)
-    cls = MODEL_TYPES.get(model_config["type"])
+    cls = MODEL_TYPES.get(model.type)
     if cls is None:
-        raise TrainingError(f"model.type must be one of {sorted(MODEL_TYPES)}, got {model_config['type']!r}")
+        raise TrainingError(f"model.type must be one of {sorted(MODEL_TYPES)}, got {model.type!r}")
     # A model that is conditioned on classes is told how many the dataset has, unless the config says.
     if "num_classes" in inspect.signature(cls.__init__).parameters:
         kwargs.setdefault("num_classes", len(dataset.class_names))
@@ -89,64 +90,74 @@ def seed_everything(seed: int) -> None:
 class Run:
     """Holds what one training run needs; `fit()` trains it to the end."""
 
-    def __init__(self, config: dict[str, Any], *, resume: bool = False) -> None:
+    def __init__(self, config: TrainingConfig, *, resume: bool = False) -> None:
         self.config = config
-        self.cfg = config["train"]
+        self.cfg = config.train
         self.rank, self.world_size = _init_distributed()
         self.device = _device_for_rank(self.rank)
         flush_denormals(self.device)
-        self.out = Path(config["output_dir"])
+        if config.output_dir is None:  # load_config fills it in; a config built in code must say
+            raise TrainingError("output_dir is required")
+        self.out = Path(config.output_dir)
         self.is_main = self.rank == 0
-        seed_everything(config["seed"])
-
-        data = config["data"]
-        self.train_set = load_dataset(data["name"], "train", root=data["root"], download=data["download"])
-        self.test_set = load_dataset(data["name"], "test", root=data["root"], download=data["download"])
-        self.model = build_model(config["model"], self.train_set).to(self.device)
-        channels_last = use_channels_last(self.device, self.cfg["channels_last"])
-        if channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
-
-        if self.cfg["batch_size"] % self.world_size:
-            raise TrainingError(f"train.batch_size {self.cfg['batch_size']} must divide by {self.world_size} processes")
-        self.local_batch = self.cfg["batch_size"] // self.world_size
-        self.sampler = DistributedSampler(
-            self.train_set, self.world_size, self.rank, shuffle=True, seed=config["seed"], drop_last=True
-        )
-        self.steps_per_epoch = len(self.sampler) // self.local_batch
-        if self.steps_per_epoch == 0:
-            raise TrainingError(f"train.batch_size {self.cfg['batch_size']} exceeds the {len(self.train_set)} images")
-        self.total_steps = self.cfg["max_steps"] or self.cfg["epochs"] * self.steps_per_epoch
-
-        self.optimiser = torch.optim.Adam(
-            self.model.parameters(), lr=self.cfg["lr"], weight_decay=self.cfg["weight_decay"]
-        )
-        self.scheduler = _scheduler(self.optimiser, self.cfg["schedule"], self.total_steps)
+        seed_everything(config.seed)
+        self._set_up_data()
+        self._set_up_model()
+        self._set_up_optimiser()
         self.progress = Progress()
         self._prepare_output(resume)
         # Each process draws its own reparameterisation noise from here on.
         if not resume:
-            torch.manual_seed(config["seed"] + 1000 * self.rank)
-        network = DistributedDataParallel(self.model) if self.world_size > 1 else self.model
-        self.step = TrainingStep(
-            self.model,
-            torch.compile(network) if self.cfg["compile"] else network,
-            self.optimiser,
-            len(self.train_set),
-            None,
-            channels_last,
-            self.cfg["kld_weight"],
-            self.cfg["grad_clip"],
-        )
+            torch.manual_seed(config.seed + 1000 * self.rank)
+        self.step = self._training_step()
         self.step.amp_dtype = self._autocast_dtype()
+
+    def _set_up_data(self) -> None:
+        """The train and test sets, and this process's share of each global batch."""
+        data, batch_size = self.config.data, self.cfg.batch_size
+        self.train_set = load_dataset(data.name, "train", root=data.root, download=data.download)
+        self.test_set = load_dataset(data.name, "test", root=data.root, download=data.download)
+        if batch_size % self.world_size:
+            raise TrainingError(f"train.batch_size {batch_size} must divide by {self.world_size} processes")
+        self.local_batch = batch_size // self.world_size
+        self.sampler = DistributedSampler(
+            self.train_set, self.world_size, self.rank, shuffle=True, seed=self.config.seed, drop_last=True
+        )
+        self.steps_per_epoch = len(self.sampler) // self.local_batch
+        if self.steps_per_epoch == 0:
+            raise TrainingError(f"train.batch_size {batch_size} exceeds the {len(self.train_set)} images")
+        self.total_steps = self.cfg.max_steps or self.cfg.epochs * self.steps_per_epoch
+
+    def _set_up_model(self) -> None:
+        self.model = build_model(self.config.model, self.train_set).to(self.device)
+        self.channels_last = use_channels_last(self.device, self.cfg.channels_last)
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+
+    def _set_up_optimiser(self) -> None:
+        self.optimiser = torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
+        self.scheduler = _scheduler(self.optimiser, self.cfg.schedule, self.total_steps)
+
+    def _training_step(self) -> TrainingStep:
+        """The step the loop calls: through DistributedDataParallel across processes, compiled if asked."""
+        network = DistributedDataParallel(self.model) if self.world_size > 1 else self.model
+        return TrainingStep(
+            self.model,
+            torch.compile(network) if self.cfg.compile else network,
+            self.optimiser,
+            dataset_size=len(self.train_set),
+            channels_last=self.channels_last,
+            kld_weight=self.cfg.kld_weight,
+            grad_clip=self.cfg.grad_clip,
+        )
 
     def _autocast_dtype(self) -> torch.dtype | None:
         """What "auto" picks is measured once and saved with the run: a resumed run keeps the
         precision it began with, and every process of a distributed run takes rank 0's."""
-        if self.cfg["precision"] != "auto":
-            if warning := emulated_bf16_warning(self.device, self.cfg["precision"]):
+        if self.cfg.precision != "auto":
+            if warning := emulated_bf16_warning(self.device, self.cfg.precision):
                 self._say(warning)
-            return autocast_dtype(self.device, self.cfg["precision"])
+            return autocast_dtype(self.device, self.cfg.precision)
         if not self.progress.autocast:
             names = [self._choose_autocast() if self.is_main else ""]
             if self.world_size > 1:
@@ -181,8 +192,8 @@ class Run:
             self._say(f"nothing to resume in {self.out}; starting from step 0")
         if self.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
-            write_json(self.out / TRAINING_CONFIG_NAME, self.config)
-            self._trim_log(self.progress.step)
+            write_json(self.out / TRAINING_CONFIG_NAME, self.config.to_dict())
+            _trim_log(self.out / LOG_NAME, self.progress.step)
 
     # --- loop -----------------------------------------------------------------------------
 
@@ -204,7 +215,7 @@ class Run:
             terms = self._step(x, y)
             self.progress.step += 1
             window_images += x.shape[0] * self.world_size
-            if self.progress.step % self.cfg["log_every"] == 0 or self.progress.step == self.total_steps:
+            if self.progress.step % self.cfg.log_every == 0 or self.progress.step == self.total_steps:
                 rate = window_images / (time.perf_counter() - window_start)
                 self._log(terms, rate)
                 bar.set_postfix({**{k: f"{v:.4g}" for k, v in terms.items()}, "img/s": f"{rate:.0f}"})
@@ -213,7 +224,7 @@ class Run:
             end_of_epoch = self.progress.step % self.steps_per_epoch == 0
             if end_of_epoch:
                 self._write_grids(self.progress.step // self.steps_per_epoch)
-            if end_of_epoch or self.progress.step % self.cfg["checkpoint_every"] == 0:
+            if end_of_epoch or self.progress.step % self.cfg.checkpoint_every == 0:
                 self._checkpoint()
         bar.close()
 
@@ -275,42 +286,44 @@ class Run:
     def _log(self, terms: dict[str, float], rate: float) -> None:
         if not self.is_main:
             return
-        path = self.out / LOG_NAME
         row = {"step": self.progress.step, "epoch": self.progress.step / self.steps_per_epoch}
         row |= {"lr": self.scheduler.get_last_lr()[0], "images_per_sec": rate, **terms}
-        new_file = not path.exists()
-        with open(path, "a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(row))
-            if new_file:
-                writer.writeheader()
-            writer.writerow(row)
-
-    def _trim_log(self, step: int) -> None:
-        """Drop log rows past the resumed step, so the log has each step once."""
-        path = self.out / LOG_NAME
-        if not path.exists():
-            return
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
-        keep = [r for r in rows if float(r["step"]) <= step]
-        with open(path, "w", newline="") as f:
-            if rows:
-                writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-                writer.writeheader()
-                writer.writerows(keep)
+        _append_log_row(self.out / LOG_NAME, row)
 
     def _write_grids(self, epoch: int) -> None:
         if not self.is_main:
             return
         self.model.eval()
         samples = self.out / f"samples_epoch{epoch:03d}.png"
-        classes = len(self.train_set.class_names)
-        save_samples(self.model, samples, self.cfg["grid_samples"], classes, self.config["seed"])
+        save_samples(self.model, samples, self.cfg.grid_samples, len(self.train_set.class_names), self.config.seed)
         save_reconstructions(self.model, self.test_set, self.out / f"recons_epoch{epoch:03d}.png")
 
     def _say(self, message: str) -> None:
         if self.is_main:
             tqdm.write(message, file=sys.stderr)
+
+
+def _append_log_row(path: Path, row: dict[str, Any]) -> None:
+    new_file = not path.exists()
+    with open(path, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(row))
+        if new_file:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def _trim_log(path: Path, step: int) -> None:
+    """Drop log rows past the resumed step, so the log has each step once."""
+    if not path.exists():
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    keep = [r for r in rows if float(r["step"]) <= step]
+    with open(path, "w", newline="") as f:
+        if rows:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(keep)
 
 
 def _scheduler(optimiser: torch.optim.Optimizer, schedule: str, total_steps: int) -> Any:
