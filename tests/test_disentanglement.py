@@ -185,3 +185,19 @@ def test_the_scoreboard_reports_mean_and_sample_sd_over_seeds_with_its_provenanc
     assert record["recipe"]["train_points"] == 300 and record["recipe"]["seeds"] == (0, 1)
     assert record["factor_kinds"]["shape"] == "categorical" and record["factor_kinds"]["a"] == "continuous"
     assert {"torch", "scikit-learn", "vae_models"} <= set(record["versions"])
+
+
+def board(**means):
+    return {key: {"mean": means.get(key, 0.5), "sd": 0.01, "per_seed": [0.5]} for key in dis.HEADLINE_METRICS}
+
+
+def test_the_scoreboard_rows_and_the_sentence_on_where_the_metrics_disagree():
+    boards = {"vae": board(mig=0.2, factor_vae_eval=0.9), "tcvae": board(mig=0.5, factor_vae_eval=0.8)}
+    rows = dis.scoreboard_rows(boards)
+    assert [row[0] for row in rows] == ["vae", "tcvae"] and len(rows[0]) == 1 + len(dis.HEADLINE_METRICS)
+    assert rows[0][1 + dis.HEADLINE_METRICS.index("mig")] == "0.20 ± 0.01"
+    sentence = dis.disagreements(boards)
+    assert "disagree" in sentence and "MIG" in sentence and "FactorVAE score" in sentence
+    assert "rank tcvae first" in sentence and "rank vae first" in sentence
+    assert dis.disagreements({"vae": board(mig=0.9), "tcvae": board(mig=0.1)}) == "Every metric ranks vae first."
+    assert "nothing to rank" in dis.disagreements({"vae": board()})

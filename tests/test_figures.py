@@ -72,3 +72,14 @@ def test_mutual_information_heatmap_is_normalised_by_entropy():
     assert np.allclose(np.asarray(heat.z), [[0.25, 1 / 6], [0.5, 0.5]])
     assert list(heat.x) == ["shape", "scale"] and list(heat.y) == ["z0", "z1"]
     assert (heat.zmin, heat.zmax) == (0, 1)
+
+
+def test_scoreboard_chart_has_one_bar_group_per_metric_and_one_trace_per_model():
+    boards = {
+        name: {"mig": {"mean": m, "sd": 0.1}, "sap": {"mean": s, "sd": 0.05}}
+        for name, m, s in (("a", 0.3, 0.6), ("b", 0.5, 0.2))
+    }
+    figure = figures.scoreboard_chart(boards, ["mig", "sap"], {"mig": "MIG", "sap": "SAP"})
+    assert [trace.name for trace in figure.data] == ["a", "b"]
+    assert list(figure.data[1].x) == ["MIG", "SAP"] and list(figure.data[1].y) == [0.5, 0.2]
+    assert list(figure.data[0].error_y.array) == [0.1, 0.05] and figure.layout.barmode == "group"

@@ -58,3 +58,12 @@ def test_only_the_conditional_checkpoints_are_conditional_and_their_classes_come
     assert shipped("cvae-digits").is_conditional and shipped("cvae-dsprites").is_conditional
     assert not any(shipped(f"{kind}-digits").is_conditional for kind in ("vanilla_vae", "wae_mmd", "betatc_vae"))
     assert shipped("cvae-dsprites").class_names == ["square", "ellipse", "heart"]
+
+
+def test_the_mutual_information_and_the_scoreboard_come_from_the_metrics():
+    assert shipped("vanilla_vae-digits").mutual_information is None
+    mi, entropy = shipped("betatc_vae-dsprites").mutual_information
+    assert mi.shape == (10, 5) and entropy.shape == (5,)
+    board = {"mig": {"mean": 0.4, "sd": 0.01, "per_seed": [0.4]}}
+    info = ModelInfo("m", Path("m"), {"latent_dim": 2}, {"disentanglement": board})
+    assert info.scoreboard == board and ModelInfo("n", Path("n"), {"latent_dim": 2}).scoreboard is None

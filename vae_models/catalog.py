@@ -112,9 +112,20 @@ class ModelInfo:
     def dominant_factors(self) -> list[tuple[int, float, int | None, float]] | None:
         """Per latent, the factor it informs most and the runner-up, with their shares
         (`metrics.dominant_factors`); None without factor labels."""
+        return dominant_factors(*self.mutual_information) if self.mutual_information else None
+
+    @property
+    def scoreboard(self) -> dict[str, dict[str, Any]] | None:
+        """The disentanglement metrics' mean, sd and per-seed values (`disentanglement.scoreboard`),
+        for a model evaluated on data with generative factors; None otherwise."""
+        return self.metrics.get("disentanglement")
+
+    @property
+    def mutual_information(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The latent × factor mutual information [latents, factors] and each factor's entropy, in nats."""
         if "mutual_information" not in self.metrics or "factor_entropy" not in self.metrics:
             return None
-        return dominant_factors(np.array(self.metrics["mutual_information"]), np.array(self.metrics["factor_entropy"]))
+        return np.array(self.metrics["mutual_information"]), np.array(self.metrics["factor_entropy"])
 
     def latent_label(self, dim: int) -> str:
         """One line on what a latent is: "z3 · KL 1.23 · moves shape", or "· inactive"."""

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import sklearn
 import torch
+from joblib import Parallel, delayed
 from scipy.stats import entropy
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
@@ -55,21 +56,33 @@ def dci(
     factors_test: np.ndarray,
     *,
     seed: int = 0,
+    n_jobs: int = 1,
 ) -> dict[str, float]:
-    """Disentanglement, completeness and informativeness (train and test accuracy)."""
-    importance = np.zeros((codes_train.shape[1], factors_train.shape[1]))
-    train_accuracy, test_accuracy = [], []
-    for k in range(factors_train.shape[1]):
-        trees = GradientBoostingClassifier(random_state=seed).fit(codes_train, factors_train[:, k])
-        importance[:, k] = np.abs(trees.feature_importances_)
-        train_accuracy.append(np.mean(trees.predict(codes_train) == factors_train[:, k]))
-        test_accuracy.append(np.mean(trees.predict(codes_test) == factors_test[:, k]))
+    """Disentanglement, completeness and informativeness (train and test accuracy).
+
+    The factors' classifiers are independent, so `n_jobs` processes fit them side by side:
+    each fit is single-threaded, and they are most of the scoreboard's time.
+    """
+    fits = Parallel(n_jobs=n_jobs)(
+        delayed(_fit_trees)(codes_train, factors_train[:, k], codes_test, factors_test[:, k], seed)
+        for k in range(factors_train.shape[1])
+    )
+    importance = np.column_stack([fit[0] for fit in fits])
     return {
         "dci_disentanglement": dci_disentanglement(importance),
         "dci_completeness": dci_completeness(importance),
-        "dci_informativeness_train": float(np.mean(train_accuracy)),
-        "dci_informativeness_test": float(np.mean(test_accuracy)),
+        "dci_informativeness_train": float(np.mean([fit[1] for fit in fits])),
+        "dci_informativeness_test": float(np.mean([fit[2] for fit in fits])),
     }
+
+
+def _fit_trees(
+    x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, seed: int
+) -> tuple[np.ndarray, float, float]:
+    """One factor's gradient-boosted trees: the latents' importances, train and test accuracy."""
+    trees = GradientBoostingClassifier(random_state=seed).fit(x_train, y_train)
+    accuracy_train = float(np.mean(trees.predict(x_train) == y_train))
+    return np.abs(trees.feature_importances_), accuracy_train, float(np.mean(trees.predict(x_test) == y_test))
 
 
 def dci_disentanglement(importance: np.ndarray) -> float:
@@ -256,6 +269,7 @@ class Recipe:
     factor_vae_prune_threshold: float = 0.0
     bins: int = 20
     sap_svm_c: float = 0.01
+    processes: int = 2  # DCI's classifiers fit side by side; the figures do not depend on it
 
 
 FULL_RECIPE = Recipe()
@@ -314,7 +328,7 @@ def _one_seed(
     factors_train = _random_factors(factor_sizes, recipe.train_points, rng)
     factors_test = _random_factors(factor_sizes, recipe.test_points, rng)
     data = (encode_factors(factors_train), factors_train, encode_factors(factors_test), factors_test)
-    result = dci(*data, seed=seed)
+    result = dci(*data, seed=seed, n_jobs=recipe.processes)
     result |= sap(*data, continuous=continuous, svm_c=recipe.sap_svm_c)
     result |= modularity_explicitness(*data, bins=recipe.bins)
     result["mig"] = mig(data[0], factors_train, recipe.bins)["mig"]
@@ -364,3 +378,56 @@ def provenance(recipe: Recipe, factor_names: Sequence[str], continuous: Sequence
             "python": platform.python_version(),
         },
     }
+
+
+# --- the scoreboard as a reader sees it -----------------------------------------------------------
+
+METRIC_TITLES = {
+    "dci_disentanglement": "DCI disentanglement",
+    "dci_completeness": "DCI completeness",
+    "dci_informativeness_test": "DCI informativeness",
+    "factor_vae_eval": "FactorVAE score",
+    "sap": "SAP",
+    "modularity": "modularity",
+    "explicitness": "explicitness",
+    "mig": "MIG",
+}
+# What each metric rewards, in a phrase: why two of them can rank the same models differently.
+METRIC_MEANINGS = {
+    "dci_disentanglement": "each latent's importance for predicting the factors concentrates on one factor",
+    "dci_completeness": "each factor is predicted from one latent",
+    "dci_informativeness_test": "the factors can be predicted from the latents at all",
+    "factor_vae_eval": "fixing one factor quiets one latent more than the others",
+    "sap": "one latent alone predicts a factor much better than the runner-up latent",
+    "modularity": "each latent carries information about at most one factor",
+    "explicitness": "a linear read-out of all latents recovers the factors",
+    "mig": "the latent most informative about a factor beats the runner-up by a large share of its entropy",
+}
+
+
+def scoreboard_rows(boards: dict[str, dict[str, Any]]) -> list[list[Any]]:
+    """One row per model ("mean ± sd" per metric), for models whose metrics hold a scoreboard."""
+    return [
+        [name, *(f"{board[key]['mean']:.2f} ± {board[key]['sd']:.2f}" for key in HEADLINE_METRICS)]
+        for name, board in boards.items()
+    ]
+
+
+def disagreements(boards: dict[str, dict[str, Any]]) -> str:
+    """A sentence on where the metrics rank the models differently, and why that can happen."""
+    if len(boards) < 2:
+        return "One model has a scoreboard on this dataset, so there is nothing to rank."
+    best = {key: max(boards, key=lambda name, key=key: boards[name][key]["mean"]) for key in HEADLINE_METRICS}
+    winners = sorted(set(best.values()), key=list(boards).index)
+    if len(winners) == 1:
+        return f"Every metric ranks {winners[0]} first."
+    parts = [
+        f"{', '.join(METRIC_TITLES[k] for k in HEADLINE_METRICS if best[k] == name)} rank {name} first"
+        for name in winners
+    ]
+    first, second = (next(k for k in HEADLINE_METRICS if best[k] == name) for name in winners[:2])
+    return (
+        f"The metrics disagree: {'; '.join(parts)}. They measure different things: {METRIC_TITLES[first]} "
+        f"rewards that {METRIC_MEANINGS[first]}, while {METRIC_TITLES[second]} rewards that "
+        f"{METRIC_MEANINGS[second]}."
+    )

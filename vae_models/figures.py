@@ -88,3 +88,22 @@ def mutual_information_heatmap(matrix: np.ndarray, factor_names: Sequence[str], 
     )
     figure.update_layout(title="Mutual information: latent × factor", yaxis_autorange="reversed", height=420)
     return figure
+
+
+def scoreboard_chart(boards: dict[str, dict], metrics: Sequence[str], titles: dict[str, str]) -> go.Figure:
+    """Grouped bars: one group per metric, one bar per model, with the seeds' sd as error bars."""
+    figure = go.Figure()
+    for name, board in boards.items():
+        figure.add_bar(
+            name=name,
+            x=[titles[key] for key in metrics],
+            y=[board[key]["mean"] for key in metrics],
+            error_y={"type": "data", "array": [board[key]["sd"] for key in metrics]},
+        )
+    figure.update_layout(
+        barmode="group",
+        yaxis={"title": "score (mean ± sd over seeds)", "range": [0, 1.05]},
+        legend={"orientation": "h", "y": -0.25},
+        margin={"t": 30},
+    )
+    return figure
