@@ -100,7 +100,7 @@ def interpolate(
     end: Tensor,
     steps: int = 8,
     mode: str = "linear",
-    labels: tuple[int, int] | None = None,
+    labels: tuple[int | None, int | None] | None = None,
 ) -> Tensor:
     """Decoded in-betweens of two codes; a conditional model also blends the one-hot labels of its two
     ends (class 0 where they have none); other models ignore `labels`."""
@@ -110,6 +110,7 @@ def interpolate(
     codes = slerp(start, end, t) if mode == "spherical" else torch.lerp(start, end, t[:, None])
     soft_labels = None
     if model.is_conditional:
-        one_hot = torch.eye(model.num_classes)[list(labels or (0, 0))]
+        ends = [0 if label is None else label for label in labels or (None, None)]
+        one_hot = torch.eye(model.num_classes)[ends]
         soft_labels = torch.lerp(one_hot[0], one_hot[1], t[:, None])
     return decode(model, codes, soft_labels)
