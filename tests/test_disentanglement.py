@@ -176,7 +176,7 @@ def test_the_scoreboard_reports_mean_and_sample_sd_over_seeds_with_its_provenanc
         factor_vae_batch=16,
     )
     board = dis.scoreboard(encode, FACTOR_SIZES, CONTINUOUS, recipe)
-    assert list(board) == list(dis.HEADLINE_METRICS)
+    assert list(board) == list(dis.RECORDED_METRICS)
     for entry in board.values():
         assert len(entry["per_seed"]) == 2
         assert entry["mean"] == pytest.approx(np.mean(entry["per_seed"]))

@@ -31,10 +31,12 @@ from train.evaluate import (
     reconstruction_verdicts,
     stack,
 )
+from train.evaluate import main as evaluate_main
 from vae_models import ConditionalVAE, VanillaVAE, load_model
 from vae_models.catalog import ModelInfo
-from vae_models.checkpoint import _metric_value
+from vae_models.checkpoint import metric_value
 from vae_models.data import load_dataset
+from vae_models.disentanglement import FAST_RECIPE, RECORDED_METRICS
 from vae_models.latent import traversal_codes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -158,8 +160,8 @@ def test_reconstruction_overlap_averages_each_class_and_skips_absent_ones():
 
 
 def test_the_card_lists_per_class_figures_by_name_and_skips_classes_the_test_set_lacks():
-    assert _metric_value([0.5, None, 1.0], ["square", "ellipse", "heart"]) == "square: 0.50, heart: 1.00"
-    assert _metric_value(0.123456, None) == "0.1235" and _metric_value(7, None) == "7"
+    assert metric_value([0.5, None, 1.0], ["square", "ellipse", "heart"]) == "square: 0.50, heart: 1.00"
+    assert metric_value(0.123456, None) == "0.1235" and metric_value(7, None) == "7"
 
 
 def folder_row(folder: Path) -> str:
@@ -598,3 +600,49 @@ def test_train_never_asks_which_kind_of_model_it_holds_and_the_card_does_not_imp
         assert "ConditionalVAE" not in source and "model_type ==" not in source, path.name
         assert '"metrics.json"' not in source and '"training_config.json"' not in source, path.name
     assert "trainer" not in (ROOT / "train" / "card.py").read_text()
+
+
+# --- the disentanglement scoreboard -----------------------------------------------------------
+
+
+def tiny_dsprites_checkpoint(folder: Path) -> Path:
+    torch.manual_seed(0)
+    VanillaVAE(latent_dim=3, img_size=64, hidden_dims=[4, 4, 4, 4]).save_pretrained(folder)
+    config = load_config(CONFIGS / "vanilla_vae-dsprites.yaml", [f"output_dir={folder}"]).to_dict()
+    (folder / "training_config.json").write_text(json.dumps(config))
+    (folder / "metrics.json").write_text(json.dumps({"dataset": "dsprites", "mig": 0.123}))
+    return folder
+
+
+def test_evaluate_fast_adds_a_labelled_scoreboard_and_keeps_the_other_figures(tmp_path, capsys):
+    folder = tiny_dsprites_checkpoint(tmp_path / "tiny")
+    assert evaluate_main([str(folder), "--fast", "--disentanglement-only", "--device", "cpu"]) == 0
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["mig"] == 0.123 and metrics["dataset"] == "dsprites", "the other figures are kept"
+    board, record = metrics["disentanglement"], metrics["disentanglement_provenance"]
+    assert set(board) == set(RECORDED_METRICS)
+    for entry in board.values():
+        assert len(entry["per_seed"]) == 3 and entry["mean"] == pytest.approx(np.mean(entry["per_seed"]))
+    assert record["recipe"]["name"].startswith("fast") and record["recipe"]["train_points"] == FAST_RECIPE.train_points
+    assert record["factor_kinds"] == {
+        "shape": "categorical",
+        "scale": "continuous",
+        "orientation": "continuous",
+        "posX": "continuous",
+        "posY": "continuous",
+    }
+    assert "dci_disentanglement" in capsys.readouterr().out
+    info = ModelInfo("tiny", folder, {"latent_dim": 3}, metrics, {})
+    section = card._disentanglement_section(info)
+    assert section.startswith("## Disentanglement") and "Recipe: fast" in section
+    assert f"| DCI disentanglement | {board['dci_disentanglement']['mean']:.3f} ±" in section
+    assert card.scoreboard_table([folder]).count("\n") == 2 and "[tiny]" in card.scoreboard_table([folder])
+
+
+def test_disentanglement_only_refuses_data_without_factors(tmp_path, capsys):
+    folder = tmp_path / "digits"
+    VanillaVAE(latent_dim=2, hidden_dims=[4, 4]).save_pretrained(folder)
+    config = load_config(CONFIGS / "vanilla_vae-digits.yaml", [f"output_dir={folder}"]).to_dict()
+    (folder / "training_config.json").write_text(json.dumps(config))
+    assert evaluate_main([str(folder), "--disentanglement-only"]) == 1
+    assert "digits has no generative factors" in capsys.readouterr().err

@@ -33,6 +33,7 @@ from vae_models.checkpoint import (
     write_json,
 )
 from vae_models.data import load_dataset
+from vae_models.disentanglement import HEADLINE_METRICS, METRIC_MEANINGS, METRIC_TITLES
 from vae_models.metrics import ACTIVE_UNIT_THRESHOLD
 
 from .checkpointing import read_progress
@@ -112,6 +113,7 @@ def model_card(info: ModelInfo, traversal_dims: list[int]) -> str:
         "## Reconstructions\n\nEach input is followed by its reconstruction.\n\n"
         "![reconstructions](reconstructions.png)",
         _latents_section(info, traversal_dims),
+        _disentanglement_section(info),
     ]
     return "\n\n".join(s for s in sections if s) + "\n"
 
@@ -199,6 +201,46 @@ def _latent_notes(info: ModelInfo, traversal_dims: list[int]) -> str:
     return note
 
 
+def _disentanglement_section(info: ModelInfo) -> str:
+    """The scoreboard, each metric with what it rewards, and exactly how the figures were computed."""
+    board = info.scoreboard
+    if not board:
+        return ""
+    record = info.metrics["disentanglement_provenance"]
+    recipe = record["recipe"]
+    rows = ["| metric | mean ± sd over seeds | what it rewards |", "| --- | --- | --- |"]
+    rows += [
+        f"| {METRIC_TITLES[key]} | {board[key]['mean']:.3f} ± {board[key]['sd']:.3f} | {METRIC_MEANINGS[key]} |"
+        for key in HEADLINE_METRICS
+    ]
+    how = [
+        f"- Recipe: {recipe['name']}; seeds {', '.join(map(str, recipe['seeds']))}; {record['seconds']:.0f} s.",
+        f"- Representation: {record['representation']}.",
+        f"- Points: {record['points']}.",
+        f"- Discretisation: {record['discretisation']}.",
+        "- Factors: " + ", ".join(f"{name} ({kind})" for name, kind in record["factor_kinds"].items()) + ".",
+        *(f"- {name}: {text}." for name, text in record["classifiers"].items()),
+        "- Versions: " + ", ".join(f"{name} {version}" for name, version in record["versions"].items()) + ".",
+    ]
+    return (
+        f"## Disentanglement\n\nMeasured by `python -m train.evaluate checkpoints/{info.name} "
+        f"--disentanglement-only` (written to `{METRICS_NAME}`); the metrics disagree by design, each "
+        "rewarding something else.\n\n" + "\n".join(rows) + "\n\nHow each figure was computed:\n\n" + "\n".join(how)
+    )
+
+
+def scoreboard_table(folders: list[Path]) -> str:
+    """One row per checkpoint with a disentanglement scoreboard, for the README: every metric's mean ± sd."""
+    header = " | ".join(METRIC_TITLES[key] for key in HEADLINE_METRICS)
+    rows = [f"| checkpoint | {header} |", "| --- |" + " --- |" * len(HEADLINE_METRICS)]
+    for folder in folders:
+        board = read_metrics(folder).get("disentanglement")
+        if board:
+            cells = " | ".join(f"{board[key]['mean']:.2f} ± {board[key]['sd']:.2f}" for key in HEADLINE_METRICS)
+            rows.append(f"| [{folder.name}]({folder.as_posix()}/README.md) | {cells} |")
+    return "\n".join(rows)
+
+
 def summary_table(folders: list[Path]) -> str:
     """One row per shipped checkpoint, for the README: the figures every user asks about first."""
     rows = [
@@ -236,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--table", action="store_true", help="print the README's table of the given checkpoints")
     args = parser.parse_args(argv)
     if args.table:
-        print(summary_table(args.folders))
+        print(f"{summary_table(args.folders)}\n\n{scoreboard_table(args.folders)}")
         return 0
     if len(args.folders) > 2:
         parser.error("publish takes RUN_DIR and an optional DEST")

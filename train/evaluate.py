@@ -1,7 +1,11 @@
-"""python -m train.evaluate CHECKPOINT_DIR: write metrics.json and the app's latent cache.
+"""python -m train.evaluate CHECKPOINT_DIR [--fast] [--disentanglement-only]: write metrics.json
+and the app's latent cache.
 
 The dataset comes from the run's training_config.json. Every figure in a model card
-comes from this command.
+comes from this command. On data with generative factors (dSprites) it also computes the
+disentanglement scoreboard over three seeds, with the full recipe or, with --fast, on small
+samples that are labelled as such; --disentanglement-only adds the scoreboard to an evaluated
+checkpoint and leaves its other figures as they are.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from vae_models import BaseVAE, ModelLoadError, load_model
 from vae_models.checkpoint import METRICS_NAME, read_metrics, read_training_config, save_latent_cache, write_json
 from vae_models.classifier import ImageClassifier, train_classifier
 from vae_models.data import DatasetUnavailableError, ImageDataset, load_dataset
+from vae_models.disentanglement import FAST_RECIPE, FULL_RECIPE, Recipe, factor_encoder, provenance, scoreboard
 from vae_models.latent import pca_projection, tsne_projection
 from vae_models.metrics import (
     aggregate_posterior_mmd,
@@ -44,7 +49,15 @@ def stack(dataset: ImageDataset, limit: int | None = None, seed: int = 0) -> tup
     return dataset.batch(torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:limit])
 
 
-def evaluate_checkpoint(folder: str | Path, *, config: dict[str, Any] | None = None, device: str = "auto") -> dict:
+def evaluate_checkpoint(
+    folder: str | Path,
+    *,
+    config: dict[str, Any] | None = None,
+    device: str = "auto",
+    recipe: Recipe = FULL_RECIPE,
+) -> dict:
+    """Every metric of a checkpoint, written to its metrics.json, and its latent cache; the
+    disentanglement scoreboard (with `recipe`) for data with generative factors."""
     folder = Path(folder)
     config = config or read_training_config(folder)
     started = time.perf_counter()
@@ -67,6 +80,7 @@ def evaluate_checkpoint(folder: str | Path, *, config: dict[str, Any] | None = N
     if test_set.factors is not None:
         metrics |= mig(codes.numpy(), test_set.factors.numpy())
         metrics["factor_names"] = list(test_set.factor_names)
+        metrics |= disentanglement_metrics(model, test_set, recipe)
     classifier = judge_classifier(train_set, seed=config["seed"])
     reconstructions = decode_all(model, codes, test_labels)
     num_classes = len(test_set.class_names)
@@ -81,6 +95,31 @@ def evaluate_checkpoint(folder: str | Path, *, config: dict[str, Any] | None = N
 
     write_latent_cache(folder, codes.numpy(), test_labels.numpy(), test_set.factors)
     metrics |= _published_training_time(folder)
+    write_json(folder / METRICS_NAME, metrics)
+    return metrics
+
+
+def disentanglement_metrics(model: BaseVAE, dataset: ImageDataset, recipe: Recipe) -> dict[str, Any]:
+    """The scoreboard of every disentanglement metric over the recipe's seeds, and how it was made."""
+    started = time.perf_counter()
+    encode = factor_encoder(model, dataset.render_factors, dataset.label_factor)
+    board = scoreboard(encode, dataset.factor_sizes, dataset.continuous_factors, recipe)
+    record = provenance(recipe, dataset.factor_names, dataset.continuous_factors)
+    record["seconds"] = round(time.perf_counter() - started, 1)
+    return {"disentanglement": board, "disentanglement_provenance": record}
+
+
+def add_disentanglement(folder: str | Path, *, device: str = "auto", recipe: Recipe = FULL_RECIPE) -> dict:
+    """Compute the scoreboard of an evaluated checkpoint and add it to its metrics.json, leaving every
+    other figure as it was (evaluating again would redraw them with a judge trained anew)."""
+    folder = Path(folder)
+    config = read_training_config(folder)
+    torch.manual_seed(config["seed"])
+    data = config["data"]
+    test_set = load_dataset(data["name"], "test", root=data["root"], download=False)
+    if not test_set.factor_sizes:
+        raise ValueError(f"{data['name']} has no generative factors, so it has no disentanglement metrics")
+    metrics = read_metrics(folder) | disentanglement_metrics(load_model(folder, device=device), test_set, recipe)
     write_json(folder / METRICS_NAME, metrics)
     return metrics
 
@@ -168,13 +207,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.evaluate", description=__doc__)
     parser.add_argument("checkpoint", help="a folder written by python -m train")
     parser.add_argument("--device", default="auto")
+    parser.add_argument(
+        "--fast", action="store_true", help="the disentanglement metrics on small samples (for CI; labelled as such)"
+    )
+    parser.add_argument(
+        "--disentanglement-only",
+        action="store_true",
+        help="add the disentanglement scoreboard to an evaluated checkpoint, keeping its other figures",
+    )
     args = parser.parse_args(argv)
+    recipe = FAST_RECIPE if args.fast else FULL_RECIPE
+    evaluate = add_disentanglement if args.disentanglement_only else evaluate_checkpoint
     try:
-        metrics = evaluate_checkpoint(args.checkpoint, device=args.device)
-    except (ModelLoadError, DatasetUnavailableError, OSError, KeyError) as err:
+        metrics = evaluate(args.checkpoint, device=args.device, recipe=recipe)
+    except (ModelLoadError, DatasetUnavailableError, OSError, KeyError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, list)}, indent=2))
+    print(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, list | dict)}, indent=2))
+    if "disentanglement" in metrics:
+        print(json.dumps({k: v["mean"] for k, v in metrics["disentanglement"].items()}, indent=2))
     return 0
 
 

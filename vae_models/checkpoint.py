@@ -99,11 +99,12 @@ def metrics_table(metrics: dict[str, Any]) -> str:
     rows = ["| metric | value |", "| --- | --- |"]
     for key, label in METRIC_ROWS:
         if key in metrics:
-            rows.append(f"| {label} | {_metric_value(metrics[key], metrics.get('class_names'))} |")
+            rows.append(f"| {label} | {metric_value(metrics[key], metrics.get('class_names'))} |")
     return "\n".join(rows) if len(rows) > 2 else "_No metrics.json in this checkpoint._"
 
 
-def _metric_value(value: Any, class_names: list[str] | None) -> str:
+def metric_value(value: Any, class_names: list[str] | None) -> str:
+    """A metric as the tables show it: 4 significant digits, or one figure per class by name."""
     if isinstance(value, list):  # one figure per class
         return ", ".join(f"{name}: {v:.2f}" for name, v in zip(class_names or [], value, strict=True) if v is not None)
     return f"{value:.4g}" if isinstance(value, float) else str(value)
