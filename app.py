@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
-import itertools
 import os
 import sys
 import tempfile
@@ -23,68 +22,76 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
-import numpy as np
 
-from callbacks import AUTO_CLASS, MAP_METHODS, MAX_SLIDERS, SLIDER_SPAN, Explorer
+from callbacks import AUTO_CLASS, MAP_METHODS, MAX_SLIDERS, SLIDER_SPAN, Explorer, default_model
+from examples import write_examples
 from vae_models import resolve_device
 from vae_models.catalog import Catalog
-from vae_models.data import DatasetUnavailableError, load_dataset
-from vae_models.images import MAX_FILE_BYTES, to_pil
+from vae_models.images import MAX_FILE_BYTES
 
 IMAGE_TYPES = [".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"]
 HUB_ENV = "VAE_EXPLORER_HUB_MODELS"
-
-
-# --- examples -------------------------------------------------------------------------------
-
-
-def write_examples(catalog: Catalog, folder: Path, per_dataset: int = 8) -> dict[str, list[str]]:
-    """A few test images per dataset, one per class where possible, as PNG files for gr.Examples."""
-    examples: dict[str, list[str]] = {}
-    for dataset in sorted({info.dataset for info in catalog.infos.values()}):
-        try:
-            test = load_dataset(dataset, "test", download=False)
-        except (DatasetUnavailableError, ValueError):
-            continue
-        labels = np.asarray(test.labels)
-        picks = [int(np.flatnonzero(labels == k)[0]) for k in np.unique(labels)][:per_dataset]
-        paths = []
-        for index in picks:
-            path = folder / f"{dataset}-test{index}.png"
-            to_pil(test[index][0], scale=max(1, 128 // test.img_size)).save(path)
-            paths.append(str(path))
-        examples[dataset] = paths
-    return examples
-
+CACHE_SECONDS = (600, 3600)  # every output is a new file (see callbacks.display): sweep hourly, keep 1 h
 
 # --- the page ---------------------------------------------------------------------------------
 
-CSS = ".grid-image img { image-rendering: pixelated; }"
+CSS = """
+.grid-image img, .examples img { image-rendering: pixelated; }
+.examples .thumbnail-item { min-width: 64px; }
+.status:empty { display: none; }
+"""
 UI_ONLY = {"api_visibility": "undocumented"}
 
 
-def build_app(explorer: Explorer, examples: dict[str, list[str]]) -> gr.Blocks:
+class Page:
+    """What every tab shares: the explorer, the model and class controls, the page, and the
+    notes that keep each tab's last error until its next action."""
+
+    def __init__(self, explorer: Explorer, demo: gr.Blocks, model: gr.Dropdown, class_choice: gr.Dropdown) -> None:
+        self.explorer, self.demo, self.model, self.class_choice = explorer, demo, model, class_choice
+        self.statuses: list[gr.Markdown] = []
+
+    def status(self) -> gr.Markdown:
+        """A note for a tab's errors, shown beside its controls (hidden while empty)."""
+        note = gr.Markdown(elem_classes="status")
+        self.statuses.append(note)
+        return note
+
+    def report(self, event: Any, status: gr.Markdown) -> None:
+        """After `event`: its error, if it failed, stays in `status` until the next action; success clears it."""
+        event.success(None, None, [status], js="() => ''", queue=False)
+        event.failure(self.explorer.last_error, None, [status], queue=False, **UI_ONLY)
+
+    def on_model(self, fn: Any, inputs: list, outputs: list, **kwargs: Any) -> Any:
+        """Run `fn` when the page opens and whenever the model changes."""
+        return gr.on([self.demo.load, self.model.change], fn, inputs, outputs, **(UI_ONLY | kwargs))
+
+
+def build_app(explorer: Explorer) -> gr.Blocks:
     catalog = explorer.catalog
     choices = [(catalog.info(name).summary(), name) for name in catalog.names]
-    with gr.Blocks(title="VAE Latent Explorer") as demo:
+    with gr.Blocks(title="VAE Latent Explorer", delete_cache=CACHE_SECONDS) as demo:
         gr.Markdown(
             "# VAE Latent Explorer\nReconstruct an image, sample the prior, drag the latents, and map the latent "
             "space of four kinds of VAE. Every action is also an API endpoint (see *Use via API* below)."
         )
         gr.Markdown("\n".join(f"⚠️ {w}" for w in catalog.warnings), visible=bool(catalog.warnings))
         with gr.Row():
-            model = gr.Dropdown(choices, value=catalog.names[0] if choices else None, label="Model", scale=3)
-            class_choice = _free_dropdown("Class (conditional VAE)", [AUTO_CLASS], scale=1)
+            model = gr.Dropdown(choices, value=default_model(catalog), label="Model", scale=3)
+            class_choice = _free_dropdown("Class (conditional VAE)", [AUTO_CLASS], scale=1, visible=False)
+        page = Page(explorer, demo, model, class_choice)
         with gr.Tabs():
-            upload = _reconstruct_tab(explorer, model, class_choice, examples)
-            _sample_tab(explorer, model)
-            wanted = _conditional_tab(explorer, model)
-            _traverse_tab(explorer, model, class_choice, upload, demo)
-            _latent_map_tab(explorer, model, upload)
-            _interpolate_tab(explorer, model, examples)
-            _model_card_tab(explorer, model, demo)
-        gr.on([demo.load, model.change], explorer.class_dropdown, [model], [class_choice], **UI_ONLY)
-        demo.load(explorer.plain_class_dropdown, [model], [wanted], **UI_ONLY)
+            upload, galleries = _reconstruct_tab(page)
+            _sample_tab(page)
+            _conditional_tab(page)
+            galleries.append(_traverse_tab(page, upload))
+            _latent_map_tab(page, upload)
+            galleries.append(_interpolate_tab(page))
+            _model_card_tab(page)
+        page.on_model(explorer.class_dropdown, [model], [class_choice])
+        page.on_model(lambda name: [explorer.example_gallery(name)] * len(galleries), [model], galleries)
+        # A switch is an action: the previous model's errors go.
+        model.change(None, None, page.statuses, js=f"() => Array({len(page.statuses)}).fill('')", queue=False)
     return demo
 
 
@@ -99,78 +106,113 @@ def _image(label: str) -> gr.Image:
     return gr.Image(label=label, type="pil", format="png", interactive=False, elem_classes="grid-image")
 
 
+def _examples(label: str) -> gr.Gallery:
+    """Example thumbnails of the model's data, captioned with their class; a click selects one."""
+    return gr.Gallery(
+        label=label,
+        columns=10,
+        height=150,  # one row of thumbnails ("auto" left a tall empty panel under them)
+        allow_preview=False,
+        object_fit="contain",
+        elem_classes="examples",
+        interactive=False,
+    )
+
+
 def _seed_and_temperature() -> tuple[gr.Number, gr.Slider]:
     seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=2**31 - 1)
     temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Temperature (std of z)")
     return seed, temperature
 
 
-def _reconstruct_tab(
-    explorer: Explorer, model: gr.Dropdown, class_choice: gr.Dropdown, examples: dict[str, list[str]]
-) -> gr.File:
-    with gr.Tab("Reconstruct"):
+def _reconstruct_tab(page: Page) -> tuple[gr.File, list[gr.Gallery]]:
+    explorer, model = page.explorer, page.model
+    with gr.Tab("Reconstruct", id="reconstruct"):
         with gr.Row():
             upload = gr.File(label="Image (PNG, JPEG, WebP, GIF, BMP)", file_types=IMAGE_TYPES, type="filepath")
-            converted = _image("Input as the model sees it")
+            with gr.Column():
+                converted = _image("Input as the model sees it")
+                notes = gr.Markdown(elem_classes="status")
             recon = _image("Reconstruction")
         with gr.Row():
             reconstruct = gr.Button("Reconstruct", variant="primary")
             compare = gr.Button("Compare models")
-        for dataset, paths in examples.items():
-            gr.Examples([[p] for p in paths], inputs=[upload], label=f"{dataset} test images")
-        gallery = gr.Gallery(label="Every model trained on the same data", columns=6, height="auto")
-    gr.on(
-        [reconstruct.click, upload.upload],
-        explorer.reconstruct,
-        [model, upload, class_choice],
-        [converted, recon],
-        api_name="reconstruct",
+        status = page.status()
+        gallery = _examples("Examples: click one to reconstruct it")
+        compared = gr.Gallery(
+            label="Every model trained on the same data", columns=6, height="auto", format="png", visible=False
+        )
+        compare_note = gr.Markdown(elem_classes="status")
+        shown = gr.State(None)  # the dataset whose example or upload the tab shows (inside the tab: a
+        # State directly under gr.Tabs counts as a tab and shifts every later tab's index on the page)
+    inputs = [model, upload, page.class_choice]
+    run = gr.on([reconstruct.click, upload.upload], explorer.reconstruct, inputs, [converted, recon, notes])
+    page.report(run, status)
+    picked = gallery.select(explorer.reconstruct_example, [model, page.class_choice], [upload, converted, recon, notes])
+    page.report(picked, status)
+    page.report(compare.click(explorer.compare, [model, upload], [compared, compare_note], api_name="compare"), status)
+    page.on_model(
+        explorer.refresh_reconstruct,
+        [model, upload, shown],
+        [upload, converted, recon, notes, compared, compare_note, shown],
     )
-    compare.click(explorer.compare, [model, upload], [gallery], api_name="compare")
-    return upload
+    return upload, [gallery]
 
 
-def _sample_tab(explorer: Explorer, model: gr.Dropdown) -> None:
-    with gr.Tab("Sample"):
+def _sample_tab(page: Page) -> None:
+    with gr.Tab("Sample", id="sample"):
         with gr.Row():
             count = gr.Slider(1, 256, value=64, step=1, label="Samples")
             seed, temperature = _seed_and_temperature()
         button = gr.Button("Sample the prior", variant="primary")
+        status = page.status()
         grid = _image("Prior samples")
-    button.click(explorer.sample, [model, count, seed, temperature], [grid], api_name="sample")
+    inputs = [page.model, count, seed, temperature]
+    page.report(button.click(page.explorer.sample, inputs, [grid], api_name="sample"), status)
+    page.on_model(page.explorer.sample, inputs, [grid])
 
 
-def _conditional_tab(explorer: Explorer, model: gr.Dropdown) -> gr.Dropdown:
-    with gr.Tab("Conditional"):
-        gr.Markdown("For the conditional VAE: pick a class, or see every class written in the same styles.")
-        with gr.Row():
-            wanted = _free_dropdown("Class")
-            count = gr.Slider(1, 64, value=16, step=1, label="Samples")
-            seed, temperature = _seed_and_temperature()
-        with gr.Row():
-            generate = gr.Button("Generate this class", variant="primary")
-            styles = gr.Slider(1, 16, value=8, step=1, label="Styles (columns)")
-            class_style = gr.Button("Class × style grid")
-        grid = _image("Samples")
-    generate.click(explorer.generate, [model, wanted, count, seed, temperature], [grid], api_name="generate")
-    class_style.click(explorer.class_style, [model, styles, seed, temperature], [grid], api_name="class_style")
-    model.change(explorer.plain_class_dropdown, [model], [wanted], **UI_ONLY)
-    return wanted
+def _conditional_tab(page: Page) -> None:
+    explorer = page.explorer
+    with gr.Tab("Conditional", id="conditional"):
+        why = gr.Markdown(visible=False)
+        switch = gr.Button(visible=False, variant="primary")
+        with gr.Column(visible=False) as controls:
+            gr.Markdown("Pick a class in the **Class** control at the top, or see every class in the same styles.")
+            with gr.Row():
+                count = gr.Slider(1, 64, value=16, step=1, label="Samples")
+                seed, temperature = _seed_and_temperature()
+            with gr.Row():
+                generate = gr.Button("Generate this class", variant="primary")
+                styles = gr.Slider(1, 16, value=8, step=1, label="Styles (columns)")
+                class_style = gr.Button("Class × style grid")
+            status = page.status()
+            grid = _image("Samples")
+    wanted = [page.model, page.class_choice, count, seed, temperature]
+    page.report(generate.click(explorer.generate, wanted, [grid], api_name="generate"), status)
+    styled = class_style.click(
+        explorer.class_style, [page.model, styles, seed, temperature], [grid], api_name="class_style"
+    )
+    page.report(styled, status)
+    page.on_model(explorer.conditional_panel, [page.model], [controls, why, switch, grid])
+    switch.click(explorer.switch_to_conditional, [page.model], [page.model], **UI_ONLY)
 
 
-def _traverse_tab(
-    explorer: Explorer, model: gr.Dropdown, class_choice: gr.Dropdown, upload: gr.File, demo: gr.Blocks
-) -> None:
-    with gr.Tab("Traverse"):
+def _traverse_tab(page: Page, upload: gr.File) -> gr.Gallery:
+    explorer, model, class_choice = page.explorer, page.model, page.class_choice
+    with gr.Tab("Traverse", id="traverse"):
         with gr.Row():
             source = gr.Radio(["zero", "test image", "uploaded image"], value="zero", label="Start from")
             index = gr.Number(0, label="Test image index", precision=0, minimum=0)
             set_start = gr.Button("Set start point")
-        start = gr.JSON([], label="Start code (z)")
+        gallery = _examples("Or click an example to start from it")
+        status = page.status()
+        code = gr.JSON([], label="Start code (z)", visible=False)  # the full code, for the API and the grid
+        code_line = gr.Markdown()
         start_label = gr.State(None)
         with gr.Row():
             with gr.Column(scale=2):
-                gr.Markdown("Sliders are ordered by KL, most informative first; *inactive* ones do nothing.")
+                note = gr.Markdown()
                 sliders = [
                     gr.Slider(-SLIDER_SPAN, SLIDER_SPAN, value=0, step=0.05, visible=False) for _ in range(MAX_SLIDERS)
                 ]
@@ -180,83 +222,102 @@ def _traverse_tab(
             steps = gr.Slider(3, 15, value=9, step=1, label="Steps per row")
             span = gr.Slider(0.5, 5, value=SLIDER_SPAN, step=0.5, label="Sweep ±")
             traverse = gr.Button("Traversal grid", variant="primary")
-        grid = _image("Each row sweeps one latent from −span to +span")
-        code = gr.JSON(visible=False)
+        grid = _image("Each row sweeps one latent over ±span around the sliders' values (middle column)")
         decode = gr.Button(visible=False)
-    set_start.click(
-        explorer.set_start,
-        [model, source, index, upload, class_choice],
-        [start, start_label, decoded, *sliders],
-        api_name="set_start",
+    start_outputs = [code, code_line, start_label, decoded, *sliders]
+    moved = set_start.click(
+        explorer.set_start, [model, source, index, upload, class_choice], start_outputs, api_name="set_start"
     )
-    reset = gr.on([demo.load, model.change], explorer.sliders, [model], sliders, **UI_ONLY)
-    reset.then(lambda: ([], None), None, [start, start_label], **UI_ONLY)
+    page.report(moved, status)
+    page.report(gallery.select(explorer.start_from_example, [model, class_choice], start_outputs), status)
+    page.on_model(explorer.reset_traverse, [model, steps, span], [*start_outputs, grid, note])
     gr.on(
         [slider.input for slider in sliders],
         explorer.decode_sliders,
-        [model, start, start_label, class_choice, *sliders],
-        [decoded],
+        [model, code, start_label, class_choice, *sliders],
+        [decoded, code, code_line],
         trigger_mode="always_last",
         show_progress="hidden",
         **UI_ONLY,
     )
     decode.click(explorer.decode, [model, code, class_choice], [decoded], api_name="decode")
-    traverse.click(explorer.traverse, [model, start, steps, span, class_choice], [grid], api_name="traverse")
+    swept = traverse.click(explorer.traverse, [model, code, steps, span, class_choice], [grid], api_name="traverse")
+    page.report(swept, status)
+    return gallery
 
 
-def _latent_map_tab(explorer: Explorer, model: gr.Dropdown, upload: gr.File) -> None:
-    with gr.Tab("Latent map"):
+def _latent_map_tab(page: Page, upload: gr.File) -> None:
+    explorer = page.explorer
+    with gr.Tab("Latent map", id="latent-map"):
         with gr.Row():
             method = gr.Radio(list(MAP_METHODS), value="PCA", label="Projection")
             colour_by = _free_dropdown("Colour by", ["label"])
             show = gr.Button("Show map", variant="primary")
             recompute = gr.Button("Recompute")
         gr.Markdown("The image uploaded on the *Reconstruct* tab appears as a red star.")
+        status = page.status()
         plot = gr.Plot(label="Latent space")
         info = gr.Markdown()
-    inputs = [model, method, colour_by, upload]
-    show.click(explorer.latent_map, inputs, [plot, info], api_name="latent_map")
-    recompute.click(explorer.recompute_map, inputs, [plot, info], api_name="recompute_map")
-    model.change(explorer.colour_dropdown, [model], [colour_by], **UI_ONLY)
+    inputs = [page.model, method, colour_by, upload]
+    page.report(show.click(explorer.latent_map, inputs, [plot, info], api_name="latent_map"), status)
+    page.report(recompute.click(explorer.recompute_map, inputs, [plot, info], api_name="recompute_map"), status)
+    page.on_model(explorer.reset_map, [page.model, method], [colour_by, plot, info])
 
 
-def _interpolate_tab(explorer: Explorer, model: gr.Dropdown, examples: dict[str, list[str]]) -> None:
-    with gr.Tab("Interpolate"):
+def interpolate_inputs(source: str) -> tuple[gr.Column, gr.Column]:
+    """Only the chosen mode's inputs: two images, or two classes."""
+    return gr.Column(visible=source == "images"), gr.Column(visible=source == "classes")
+
+
+def _interpolate_tab(page: Page) -> gr.Gallery:
+    explorer, model = page.explorer, page.model
+    with gr.Tab("Interpolate", id="interpolate"):
         source = gr.Radio(["images", "classes"], value="images", label="Between two")
-        with gr.Row():
-            image_a = gr.File(label="Image A", file_types=IMAGE_TYPES, type="filepath")
-            image_b = gr.File(label="Image B", file_types=IMAGE_TYPES, type="filepath")
-        for dataset, paths in examples.items():
-            gr.Examples([list(pair) for pair in itertools.pairwise(paths)], [image_a, image_b], label=dataset)
-        with gr.Row():
+        with gr.Column() as images:
+            with gr.Row():
+                image_a = gr.File(label="Image A", file_types=IMAGE_TYPES, type="filepath")
+                image_b = gr.File(label="Image B", file_types=IMAGE_TYPES, type="filepath")
+            target = gr.Radio(["A", "B"], value="A", label="The next example clicked fills image")
+            gallery = _examples("Examples: click one for A, then one for B")
+        with gr.Column(visible=False) as classes, gr.Row():
             class_a, class_b = _free_dropdown("Class A"), _free_dropdown("Class B")
+        with gr.Row():
             steps = gr.Slider(3, 16, value=8, step=1, label="Steps")
             mode = gr.Radio(["linear", "spherical"], value="linear", label="Path")
         button = gr.Button("Interpolate", variant="primary")
+        status = page.status()
         row = _image("From A to B")
-    button.click(
-        explorer.interpolate,
-        [model, source, image_a, image_b, class_a, class_b, steps, mode],
-        [row],
-        api_name="interpolate",
-    )
-    for dropdown in (class_a, class_b):
-        model.change(explorer.plain_class_dropdown, [model], [dropdown], **UI_ONLY)
+        notes = gr.Markdown(elem_classes="status")
+    source.change(interpolate_inputs, [source], [images, classes], **UI_ONLY)
+    gallery.select(explorer.interpolate_example, [model, target], [image_a, image_b, target], **UI_ONLY)
+    inputs = [model, source, image_a, image_b, class_a, class_b, steps, mode]
+    page.report(button.click(explorer.interpolate, inputs, [row, notes], api_name="interpolate"), status)
+    page.on_model(explorer.reset_interpolate, [model], [class_a, class_b, row, notes])
+    return gallery
 
 
-def _model_card_tab(explorer: Explorer, model: gr.Dropdown, demo: gr.Blocks) -> None:
-    with gr.Tab("Model card"):
-        card = gr.Markdown()
+def _model_card_tab(page: Page) -> None:
+    with gr.Tab("Model card", id="model-card"):
+        heading = gr.Markdown()
         with gr.Row():
             information = gr.Plot(label="Information per latent")
             mutual_information = gr.Plot(label="Latent × factor mutual information")
-    gr.on(
-        [demo.load, model.change],
-        explorer.model_card,
-        [model],
-        [card, information, mutual_information],
-        api_name="model_card",
-    )
+        with gr.Column(visible=False) as scoreboard:
+            gr.Markdown("#### Disentanglement scoreboard: every model of this data")
+            table = gr.Dataframe(label="Scoreboard", interactive=False, wrap=True)
+            chart = gr.Plot(label="Scoreboard chart")
+            note = gr.Markdown()
+            with gr.Accordion("How the scoreboard was computed (provenance)", open=False):
+                provenance = gr.Markdown()
+        gr.Markdown("#### Metrics on the test set")
+        metrics = gr.Markdown()
+        with gr.Accordion("Model and training configs", open=False):
+            configs = gr.Markdown()
+    card = [heading, information, mutual_information, metrics, configs]
+    page.on_model(page.explorer.model_card, [page.model], card, api_visibility="public", api_name="model_card")
+    scores = [table, chart, note, provenance]
+    page.on_model(page.explorer.scoreboard, [page.model], scores, api_visibility="public", api_name="scoreboard")
+    page.on_model(lambda name: gr.Column(visible=page.explorer.has_scoreboard(name)), [page.model], [scoreboard])
 
 
 # --- start-up ---------------------------------------------------------------------------------
@@ -292,7 +353,7 @@ def create_app(
     if not catalog.names:
         raise SystemExit(f"no models: {checkpoints} holds no checkpoint folders and no Hub model was reachable")
     examples = write_examples(catalog, Path(tempfile.mkdtemp(prefix="vae-explorer-examples-")))
-    return build_app(Explorer(catalog), examples)
+    return build_app(Explorer(catalog, examples))
 
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8  # glibc's mallopt parameters

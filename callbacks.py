@@ -5,28 +5,34 @@ the loaded model and its `ModelInfo`) and hands both to the small helpers below,
 tab. Per-model facts (class names, slider order, colour choices) come from `ModelInfo`; class
 labels come from `class_labels`, the one place that turns the page's class choice into labels.
 
-Expected failures (a bad upload, a wrong class) become a gr.Error that names the problem;
-conversions made to an upload become gr.Warning toasts.
+Expected failures (a bad upload, a wrong class) become a gr.Error that names the problem; the
+page also keeps the message next to the control that caused it (`last_error`). Conversions made
+to an upload are returned as notes, which the page lists under the model's view of the image.
 """
 
 from __future__ import annotations
 
+import collections
 import functools
-import json
+import threading
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
 import numpy as np
 import torch
+from gradio.context import LocalContext
 from PIL import Image
 
+import page_text
+from examples import Example
 from vae_models import BaseVAE, ModelLoadError, explore, figures
 from vae_models.catalog import Catalog, ModelInfo
-from vae_models.checkpoint import metrics_table
 from vae_models.data import DatasetUnavailableError, dsprites_factor_values, load_dataset
-from vae_models.images import ImageInputError, read_image, to_model_input, to_pil
-from vae_models.latent import pca_projection, tsne_projection
+from vae_models.disentanglement import HEADLINE_METRICS, METRIC_TITLES, disagreements, scoreboard_rows
+from vae_models.images import ImageInputError, label_rows, read_image, to_model_input, to_pil
+from vae_models.latent import pca_projection, subsample, traversal_codes, tsne_projection
 
 MAX_SLIDERS = 16
 SLIDER_SPAN = 3.0
@@ -34,10 +40,39 @@ AUTO_CLASS = "auto (best fit)"
 LIGHT_ON_DARK_DATASETS = ("digits", "dsprites", "mnist", "fashion_mnist")
 MAP_METHODS = ("PCA", "PCA 3-D", "t-SNE")
 MAP_KEYS = {"PCA": "pca2", "PCA 3-D": "pca3", "t-SNE": "tsne"}  # each method's entry in the latent cache
+TSNE_MAX_POINTS = 2_500  # a fresh t-SNE of more codes took over 40 s on two cores; 2,500 take about 9 s
 ENCODE_BATCH = 256
 USER_ERRORS = (ImageInputError, ValueError, KeyError, ModelLoadError, DatasetUnavailableError)
+DEFAULT_DATASET = "digits"  # the page opens on this dataset's best model (lowest sample FD)
 
 ClassChoice = str | int | float | None  # a class name, an index, AUTO_CLASS, or nothing
+
+
+class ErrorLog:
+    """The last error of each browser session, so the page can keep it beside the control that
+    caused it after the toast is gone (a `.failure` listener reads it). Bounded: old sessions fall out."""
+
+    def __init__(self, size: int = 1000) -> None:
+        self._messages: collections.OrderedDict[str, str] = collections.OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def record(self, message: str) -> None:
+        request = LocalContext.request.get(None)  # set by gradio for the event being processed
+        if request is None or not getattr(request, "session_hash", None):
+            return  # an API call outside a page: nothing to show it beside
+        with self._lock:
+            self._messages[request.session_hash] = message
+            self._messages.move_to_end(request.session_hash)
+            while len(self._messages) > self._size:
+                self._messages.popitem(last=False)
+
+    def take(self, session: str | None) -> str:
+        with self._lock:
+            return self._messages.pop(session, "") if session else ""
+
+
+ERRORS = ErrorLog()
 
 
 def user_errors(fn: Callable) -> Callable:
@@ -50,21 +85,42 @@ def user_errors(fn: Callable) -> Callable:
                 return fn(*args, **kwargs)
         except USER_ERRORS as err:
             message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+            ERRORS.record(message)
             raise gr.Error(message, print_exception=False) from err
 
     return wrapper
 
 
-def warn(notes: list[str]) -> None:
-    for note in notes:
-        gr.Warning(note)
+def notes_text(notes: list[str]) -> str:
+    """The conversions made to an upload, once each, as the line under the model's view of it."""
+    unique = list(dict.fromkeys(notes))
+    return "\n".join(f"- {note}" for note in unique) if unique else ""
 
 
 def display(images: torch.Tensor, nrow: int | None = None) -> Image.Image:
-    """Enlarge small images by pixel repetition so they stay sharp on screen."""
+    """Enlarge small images by pixel repetition so they stay sharp on screen.
+
+    Each picture carries a unique PNG text chunk: gradio 6.31 caches an output under the hash of
+    its bytes and rewrites that one file for every identical result, so two visitors clicking the
+    same example at once could read a half-written file (about 1 call in 40 failed)."""
     size = images.shape[-1]
     scale = max(1, (192 if len(images) == 1 else 64) // size)
-    return to_pil(images, nrow=nrow, scale=scale)
+    return unique(to_pil(images, nrow=nrow, scale=scale))
+
+
+def unique(picture: Image.Image) -> Image.Image:
+    picture.info["vae-explorer-output"] = uuid.uuid4().hex  # gradio copies text chunks into the PNG
+    return picture
+
+
+def default_model(catalog: Catalog) -> str | None:
+    """The model the page opens on: the digits model whose samples are nearest the test images
+    (lowest sample FD, the one figure every kind of model has); else the first model."""
+    digits = [info for info in catalog.infos.values() if info.dataset == DEFAULT_DATASET]
+    scored = [info for info in digits if "sample_frechet_distance" in info.metrics]
+    if scored:
+        return min(scored, key=lambda info: info.metrics["sample_frechet_distance"]).name
+    return catalog.names[0] if catalog.names else None
 
 
 # --- class labels ---------------------------------------------------------------------------------
@@ -109,24 +165,23 @@ def require_conditional(model: BaseVAE, info: ModelInfo) -> None:
 # --- uploads and codes ------------------------------------------------------------------------------
 
 
-def load_upload(model: BaseVAE, info: ModelInfo, path: str | None) -> torch.Tensor:
-    """An uploaded file -> the model's input tensor [1, C, S, S]; conversions are announced."""
+def load_upload(model: BaseVAE, info: ModelInfo, path: str | None) -> tuple[torch.Tensor, list[str]]:
+    """An uploaded file -> the model's input tensor [1, C, S, S] and the conversions made to it."""
     if not path:
         raise ImageInputError("no image: upload one, or click an example")
     image, notes = read_image(path)
     dark_background = info.dataset in LIGHT_ON_DARK_DATASETS
     x, more = to_model_input(image, model.in_channels, model.img_size, dark_background=dark_background)
-    warn(notes + more)
-    return x
+    return x, notes + more
 
 
 def encode_upload(
     model: BaseVAE, info: ModelInfo, path: str | None, choice: ClassChoice = AUTO_CLASS
-) -> tuple[torch.Tensor, int | None]:
-    """An uploaded file -> its code [latent_dim] and the labels it was encoded with."""
-    x = load_upload(model, info, path)
+) -> tuple[torch.Tensor, int | None, list[str]]:
+    """An uploaded file -> its code [latent_dim], the labels it was encoded with, and its conversions."""
+    x, notes = load_upload(model, info, path)
     labels = class_labels(model, info, choice, image=x)
-    return explore.encode(model, x, labels)[0], labels
+    return explore.encode(model, x, labels)[0], labels, notes
 
 
 def as_code(code: Any, latent_dim: int) -> torch.Tensor:
@@ -147,12 +202,12 @@ def start_point(info: ModelInfo, start: list[float] | None) -> torch.Tensor:
     return as_code(start if start else [0.0] * info.latent_dim, info.latent_dim)
 
 
-# --- Traverse: the sliders ------------------------------------------------------------------------
+# --- Traverse: the sliders and the grid -----------------------------------------------------------
 
 
 def slider_labels(info: ModelInfo) -> list[str]:
-    """Every latent's slider label, in slider order (most informative first)."""
-    return [info.latent_label(dim) for dim in info.latent_order]
+    """Every latent's label, in slider order (most informative first)."""
+    return [info.latent_caption(dim) for dim in info.latent_order]
 
 
 def slider_updates(info: ModelInfo, start: list[float] | None = None) -> list[gr.Slider]:
@@ -164,6 +219,25 @@ def slider_updates(info: ModelInfo, start: list[float] | None = None) -> list[gr
         for i in range(min(MAX_SLIDERS, len(order)))
     ]
     return updates + [gr.Slider(visible=False)] * (MAX_SLIDERS - len(updates))
+
+
+def slider_code(info: ModelInfo, code: list[float] | None, values: tuple[float, ...]) -> torch.Tensor:
+    """`code` with the sliders' latents set to the sliders' values (latents past MAX_SLIDERS keep theirs)."""
+    result = start_point(info, code).clone()
+    order = info.latent_order[:MAX_SLIDERS]
+    result[order] = torch.tensor(values[: len(order)], dtype=torch.float32)
+    return result
+
+
+def traversal_picture(
+    model: BaseVAE, info: ModelInfo, code: torch.Tensor, steps: int, span: float, labels: int | None
+) -> Image.Image:
+    """One row per latent, each sweeping its latent over ±span around `code` (the middle column is
+    `code` itself), labelled with the latent, its KL or variance, and the factor it moves."""
+    codes = traversal_codes(code, info.latent_order, steps, span, around_start=True)
+    grid = display(explore.decode(model, codes, labels), nrow=steps)
+    offsets = [f"{v:+.1f}" if abs(v) > 1e-9 else "slider" for v in np.linspace(-span, span, steps)]
+    return unique(label_rows(grid, slider_labels(info), offsets))
 
 
 # --- Latent map -------------------------------------------------------------------------------------
@@ -179,13 +253,26 @@ def encode_test_set(model: BaseVAE, info: ModelInfo) -> dict[str, np.ndarray]:
     return result | ({"factors": test.factors.numpy()} if test.factors is not None else {})
 
 
-def projection(codes: np.ndarray, method: str) -> dict[str, np.ndarray]:
+def projection(codes: np.ndarray, method: str, progress: Callable[[float], None] | None = None) -> dict:
     """`method`'s projection of the codes, under its latent-cache keys."""
     if method == "t-SNE":
-        return {"tsne": tsne_projection(codes)}
+        return {"tsne": tsne_projection(codes, progress=progress)}
     dims = 3 if method == "PCA 3-D" else 2
     coords, explained, _ = pca_projection(codes, dims)
     return {f"pca{dims}": coords, f"pca{dims}_explained": explained}
+
+
+def fresh_map(latents: dict, method: str, progress: Callable[[float], None]) -> tuple[dict, str]:
+    """The codes projected afresh by `method`, and a sentence saying how. A t-SNE of more than
+    TSNE_MAX_POINTS codes runs on a seeded random subsample of them, so it ends in seconds."""
+    keep = subsample(len(latents["codes"]), TSNE_MAX_POINTS) if method == "t-SNE" else slice(None)
+    per_point = {key: latents[key][keep] for key in ("codes", "labels", "factors") if key in latents}
+    fresh = per_point | projection(per_point["codes"], method, progress)
+    total, used = len(latents["codes"]), len(fresh["codes"])
+    how = f"Recomputed {method} of {used:,} test codes"
+    if used < total:
+        how += f" (a random subsample of the {total:,}, seed 0, so it ends in seconds; the cached map has them all)"
+    return fresh, how + "."
 
 
 def map_figure(
@@ -197,7 +284,10 @@ def map_figure(
     key = MAP_KEYS[method]
     coords, explained = latents[key], latents.get(f"{key}_explained")
     colour, categories = map_colours(info, latents, colour_by)
-    highlight = place_code(latents, key, encode_upload(model, info, path)[0].numpy()) if path else None
+    highlight, notes = None, []
+    if path:
+        code, _, notes = encode_upload(model, info, path)
+        highlight = place_code(latents, key, code.numpy())
     figure = figures.latent_map(
         coords,
         colour,
@@ -206,12 +296,12 @@ def map_figure(
         categories=categories,
         explained=explained,
         highlight=highlight,
-        title=f"{info.name}: {len(coords)} test images, {method}",
+        title=f"{info.name}: {len(coords):,} test images, {method}",
     )
-    text = f"{method} of {len(coords)} test codes."
+    text = f"{method} of {len(coords):,} test codes."
     if explained is not None:
         text += f" Explained variance: {', '.join(f'{v:.1%}' for v in explained)} (total {explained.sum():.1%})."
-    return figure, text
+    return figure, "\n\n".join(filter(None, [text, notes_text(notes)]))
 
 
 def map_colours(info: ModelInfo, latents: dict, colour_by: str) -> tuple[np.ndarray, list[str] | None]:
@@ -248,15 +338,7 @@ def place_code(latents: dict, key: str, code: np.ndarray) -> np.ndarray:
     return latents[key][nearest].mean(0)
 
 
-# --- Model card ---------------------------------------------------------------------------------------
-
-
-def card_text(info: ModelInfo) -> str:
-    text = f"### {info.summary()}\n\n{metrics_table(info.metrics)}\n\n**Model config**\n\n```json\n"
-    text += json.dumps(info.config, indent=1) + "\n```\n"
-    if info.training_config:
-        text += f"\n**Training config**\n\n```json\n{json.dumps(info.training_config, indent=1)}\n```\n"
-    return text
+# --- Model card -------------------------------------------------------------------------------------
 
 
 def information_chart(info: ModelInfo) -> Any:
@@ -269,43 +351,91 @@ def information_chart(info: ModelInfo) -> Any:
 
 def mutual_information_chart(info: ModelInfo) -> Any:
     """The latent × factor mutual information, for data with labelled factors (dSprites); else None."""
-    if info.dominant_factors is None:
+    if info.mutual_information is None:
         return None
-    metrics = info.metrics
-    return figures.mutual_information_heatmap(
-        np.array(metrics["mutual_information"]), info.factor_names, np.array(metrics["factor_entropy"])
-    )
+    matrix, entropy = info.mutual_information
+    return figures.mutual_information_heatmap(matrix, info.factor_names, entropy)
+
+
+def scoreboard_table(infos: list[ModelInfo]) -> list[list[Any]]:
+    """One row per model of the dataset: its recipe and "mean ± sd" per metric, or "not evaluated"."""
+    boards = {info.name: info.scoreboard for info in infos if info.scoreboard}
+    rows = {row[0]: row for row in scoreboard_rows(boards)}
+    missing = ["not evaluated"] + ["–"] * (len(HEADLINE_METRICS) - 1)
+    return [
+        [info.name, page_text.recipe_name(info), *rows[info.name][1:]]
+        if info.name in rows
+        else [info.name, "–", *missing]
+        for info in infos
+    ]
+
+
+SCOREBOARD_HEADERS = ["model", "recipe", *(METRIC_TITLES[key] for key in HEADLINE_METRICS)]
 
 
 class Explorer:
     """The app's callbacks, over a catalog of models. Each one is a few lines: parse, compute, present."""
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, examples: dict[str, list[Example]] | None = None) -> None:
         self.catalog = catalog
+        self.examples = examples or {}
 
     def resolve(self, name: str) -> tuple[BaseVAE, ModelInfo]:
         """The model called `name`, loaded, and what is known about it."""
         info = self.catalog.info(name)
         return self.catalog.model(name), info
 
+    def last_error(self, request: gr.Request) -> str:
+        """The message of this session's last failed action, for the note beside its control."""
+        message = ERRORS.take(getattr(request, "session_hash", None))
+        return f"⚠️ **Error:** {message}" if message else "⚠️ **Error.**"
+
     # --- Reconstruct --------------------------------------------------------------------
 
     @user_errors
-    def reconstruct(self, name: str, path: str | None, class_choice: str = AUTO_CLASS) -> tuple[Image.Image, ...]:
+    def reconstruct(self, name: str, path: str | None, class_choice: str = AUTO_CLASS) -> tuple[Any, ...]:
+        """The model's view of the upload, its reconstruction, and the conversions made to it."""
         model, info = self.resolve(name)
-        x = load_upload(model, info, path)
+        x, notes = load_upload(model, info, path)
         recon = explore.reconstruct(model, x, class_labels(model, info, class_choice, image=x))
-        return display(x), display(recon)
+        return display(x), display(recon), notes_text(notes)
 
     @user_errors
-    def compare(self, name: str, path: str | None) -> list[tuple[Image.Image, str]]:
-        x = load_upload(*self.resolve(name), path)
+    def compare(self, name: str, path: str | None) -> tuple[gr.Gallery, str]:
+        """Every model of the same data reconstructs the upload; its conversions are noted once."""
+        x, notes = load_upload(*self.resolve(name), path)
         results = [(display(x), "input")]
         for other in self.catalog.same_data(name):
             model, info = self.resolve(other)
             recon = explore.reconstruct(model, x, class_labels(model, info, AUTO_CLASS, image=x))
             results.append((display(recon), other))
-        return results
+        return gr.Gallery(results, visible=True), notes_text(notes)
+
+    def example_gallery(self, name: str) -> list[tuple[str, str]]:
+        """The thumbnails of the model's dataset, each captioned with its class."""
+        return [(e.path, e.caption) for e in self.examples.get(self.catalog.info(name).dataset, [])]
+
+    def example_path(self, name: str, index: int) -> str:
+        examples = self.examples.get(self.catalog.info(name).dataset, [])
+        if not 0 <= index < len(examples):
+            raise ValueError(f"no example {index} for {name}")
+        return examples[index].path
+
+    @user_errors
+    def reconstruct_example(self, name: str, class_choice: str, evt: gr.SelectData) -> tuple[Any, ...]:
+        """A click on an example thumbnail: it becomes the upload and is reconstructed at once."""
+        path = self.example_path(name, evt.index)
+        return (path, *self.reconstruct(name, path, class_choice))
+
+    @user_errors
+    def refresh_reconstruct(self, name: str, path: str | None, shown: str | None) -> tuple:
+        """After a model switch: the upload reconstructed by the new model, or, when the data changed
+        (or nothing was uploaded yet), the new data's first example; Compare's gallery is cleared."""
+        dataset = self.catalog.info(name).dataset
+        if not path or shown != dataset:
+            path = self.example_path(name, 0) if self.examples.get(dataset) else None
+        images = self.reconstruct(name, path, AUTO_CLASS) if path else (None, None, "")
+        return (path, *images, gr.Gallery(None, visible=False), "", dataset)
 
     # --- Sample and Conditional ------------------------------------------------------------
 
@@ -324,7 +454,7 @@ class Explorer:
         require_conditional(model, info)
         label = class_labels(model, info, class_choice, fallback=None)
         if label is None:
-            raise ValueError("pick a class to generate")
+            raise ValueError("pick a class in the Class control at the top of the page to generate it")
         return display(explore.prior_samples(model, int(count), int(seed), float(temperature), label))
 
     @user_errors
@@ -332,6 +462,25 @@ class Explorer:
         model, info = self.resolve(name)
         require_conditional(model, info)
         return display(explore.class_style_grid(model, int(styles), int(seed), float(temperature)), nrow=int(styles))
+
+    def conditional_target(self, name: str) -> str | None:
+        """The conditional model trained on the same data as `name` (itself if it is one), or None."""
+        return next((n for n in self.catalog.same_data(name) if self.catalog.info(n).is_conditional), None)
+
+    def conditional_panel(self, name: str) -> tuple[Any, ...]:
+        """The Conditional tab for `name`: its controls and a fresh class × style grid for a conditional
+        model; for another model, a word of why there is nothing here and a button to switch."""
+        info, target = self.catalog.info(name), self.conditional_target(name)
+        if info.is_conditional:
+            grid = self.class_style(name, 8, 0, 1.0)
+            return gr.Column(visible=True), gr.Markdown(visible=False), gr.Button(visible=False), grid
+        why = f"**{name}** is a {info.model_type}: it is not conditioned on a class, so there is nothing to choose."
+        why += f" The conditional VAE of this data is **{target}**." if target else " No conditional model here."
+        button = gr.Button(f"Switch to {target}", visible=True) if target else gr.Button(visible=False)
+        return gr.Column(visible=False), gr.Markdown(why, visible=True), button, None
+
+    def switch_to_conditional(self, name: str) -> gr.Dropdown:
+        return gr.Dropdown(value=self.conditional_target(name) or name)
 
     # --- Traverse -----------------------------------------------------------------------
 
@@ -344,38 +493,51 @@ class Explorer:
 
     @user_errors
     def decode_sliders(
-        self, name: str, start: list[float], start_label: int | None, class_choice: str, *values: float
-    ) -> Image.Image:
+        self, name: str, code: list[float], start_label: int | None, class_choice: str, *values: float
+    ) -> tuple[Image.Image, list[float], str]:
+        """A slider move: the image of the sliders' code, and that code (what the grid sweeps around)."""
         model, info = self.resolve(name)
-        code = start_point(info, start).clone()
-        order = info.latent_order[:MAX_SLIDERS]
-        code[order] = torch.tensor(values[: len(order)], dtype=torch.float32)
+        current = slider_code(info, code, values)
         labels = class_labels(model, info, class_choice, fallback=0 if start_label is None else start_label)
-        return display(explore.decode(model, code, labels))
+        return display(explore.decode(model, current, labels)), current.tolist(), page_text.code_text(current.tolist())
 
     @user_errors
     def traverse(
         self,
         name: str,
-        start: list[float] | None = None,
+        code: list[float] | None = None,
         steps: int = 9,
         span: float = SLIDER_SPAN,
         class_choice: str = AUTO_CLASS,
     ) -> Image.Image:
+        """The traversal grid around `code` (the page sends its sliders' code), rows labelled."""
         model, info = self.resolve(name)
-        code = start_point(info, start)
         labels = class_labels(model, info, class_choice)
-        grid = explore.traversal_grid(model, code, info.latent_order, int(steps), float(span), labels)
-        return display(grid, nrow=int(steps))
+        return traversal_picture(model, info, start_point(info, code), int(steps), float(span), labels)
 
     @user_errors
     def set_start(self, name: str, source: str, index: int, path: str | None, class_choice: str) -> list:
-        """Move the traversal's start point: the code, its label, the sliders and the decoded image."""
+        """Move the traversal's start point: the code (and its one-line view), its label, the decoded
+        image and the sliders."""
         model, info = self.resolve(name)
         code, label = self._start_code(model, info, source, index, path, class_choice)
         labels = class_labels(model, info, class_choice, fallback=label)
         image = display(explore.decode(model, start_point(info, code), labels))
-        return [code, label, image, *slider_updates(info, code)]
+        return [code, page_text.code_text(code), label, image, *slider_updates(info, code)]
+
+    @user_errors
+    def start_from_example(self, name: str, class_choice: str, evt: gr.SelectData) -> list:
+        """A click on an example thumbnail on the Traverse tab: its code becomes the start point."""
+        return self.set_start(name, "uploaded image", 0, self.example_path(name, evt.index), class_choice)
+
+    @user_errors
+    def reset_traverse(self, name: str, steps: int = 9, span: float = SLIDER_SPAN) -> list:
+        """After a model switch (and on load): sliders at zero, the origin decoded at once, and the
+        grid around it, so no panel keeps the previous model's pictures."""
+        model, info = self.resolve(name)
+        start = self.set_start(name, "zero", 0, None, AUTO_CLASS)
+        grid = traversal_picture(model, info, start_point(info, None), int(steps), float(span), start[2])
+        return [*start, grid, page_text.slider_note(info)]
 
     def _start_code(
         self, model: BaseVAE, info: ModelInfo, source: str, index: int, path: str | None, class_choice: str
@@ -390,7 +552,7 @@ class Explorer:
             label = class_labels(model, info, None, fallback=int(latents["labels"][int(index)]))
             return latents["codes"][int(index)].tolist(), label
         if source == "uploaded image":
-            code, label = encode_upload(model, info, path, class_choice)
+            code, label, _ = encode_upload(model, info, path, class_choice)
             return code.tolist(), label
         return [0.0] * model.latent_dim, class_labels(model, info, None)
 
@@ -403,15 +565,16 @@ class Explorer:
         method: str = "PCA",
         colour_by: str = "label",
         path: str | None = None,
-        progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008 - gradio's idiom
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 - gradio's idiom
     ) -> tuple[Any, str]:
-        progress(0.1, desc="encoding the test set")
+        progress(0.0, desc="encoding the test set")
         model, info = self.resolve(name)
         latents = dict(self.catalog.latents(name) or {}) or encode_test_set(model, info)
-        progress(0.4, desc=f"projecting with {method}")
-        latents |= projection(latents["codes"], method)
-        progress(0.9, desc="drawing")
-        return map_figure(model, info, latents, method, colour_by, path)
+        progress(0.1, desc=f"projecting with {method}")
+        fresh, how = fresh_map(latents, method, lambda done: progress(0.1 + 0.85 * done, desc=f"{method}"))
+        progress(0.97, desc="drawing")
+        figure, text = map_figure(model, info, fresh, method, colour_by, path)
+        return figure, f"{how} {text}"
 
     @user_errors
     def latent_map(
@@ -422,6 +585,18 @@ class Explorer:
         if latents is None:
             raise ValueError(f"{name} has no latent cache; press Recompute to encode the test set")
         return map_figure(model, info, latents, method, colour_by, path)
+
+    def reset_map(self, name: str, method: str = "PCA") -> tuple[Any, ...]:
+        """After a model switch (and on load): its colour choices and its cached map, coloured by
+        label; without a cache, the old map is cleared with a word of why."""
+        colours = gr.Dropdown(self.catalog.info(name).colour_choices, value="label")
+        if self.catalog.latents(name) is None or method not in MAP_METHODS:
+            return (
+                colours,
+                None,
+                page_text.switched(name, "it has no latent cache, so there is no map yet: press **Recompute**."),
+            )
+        return colours, *self.latent_map(name, method, "label", None)
 
     # --- Interpolate --------------------------------------------------------------------
 
@@ -436,17 +611,18 @@ class Explorer:
         class_b: str | None = None,
         steps: int = 8,
         mode: str = "linear",
-    ) -> Image.Image:
+    ) -> tuple[Image.Image, str]:
+        """The row of decoded in-betweens, and the conversions made to the two images."""
         model, info = self.resolve(name)
         if source == "images":
             ends = [encode_upload(model, info, path) for path in (path_a, path_b)]
         elif source == "classes":
-            ends = [self._class_end(model, info, choice) for choice in (class_a, class_b)]
+            ends = [(*self._class_end(model, info, choice), []) for choice in (class_a, class_b)]
         else:
             raise ValueError(f"interpolate between 'images' or 'classes', got {source!r}")
-        (start, label_a), (end, label_b) = ends
+        (start, label_a, notes_a), (end, label_b, notes_b) = ends
         row = explore.interpolate(model, start, end, int(steps), mode, labels=(label_a, label_b))
-        return display(row, nrow=int(steps))
+        return display(row, nrow=int(steps)), notes_text(notes_a + notes_b)
 
     def _class_end(self, model: BaseVAE, info: ModelInfo, choice: str | None) -> tuple[torch.Tensor, int | None]:
         """A class as an end point: the zero code for the conditional VAE (its label says which class),
@@ -463,23 +639,55 @@ class Explorer:
             )
         return torch.from_numpy(latents["codes"][latents["labels"] == index].mean(0)), None
 
+    def interpolate_example(self, name: str, target: str, evt: gr.SelectData) -> tuple[Any, ...]:
+        """A click on an example thumbnail: it fills image A or B (as chosen), and the next click the other."""
+        path = self.example_path(name, evt.index)
+        other = "B" if target == "A" else "A"
+        return (path, gr.skip(), other) if target == "A" else (gr.skip(), path, other)
+
+    def reset_interpolate(self, name: str) -> tuple[Any, ...]:
+        """After a model switch: the two class choices (B differs from A), the old row cleared."""
+        names = self.catalog.info(name).class_names
+        first, second = (names[0], names[1]) if len(names) > 1 else (names[0], names[0])
+        cleared = page_text.switched(name, "pick two images (or classes) and press **Interpolate**.")
+        return gr.Dropdown(names, value=first), gr.Dropdown(names, value=second), None, cleared
+
     # --- Model card, and the page's updates when the model changes ----------------------------
 
     @user_errors
-    def model_card(self, name: str) -> tuple[str, Any, Any]:
+    def model_card(self, name: str) -> tuple[str, Any, Any, str, str]:
+        """The card: heading, the two charts, the metrics with their meaning, and the configs."""
         info = self.catalog.info(name)
-        return card_text(info), information_chart(info), mutual_information_chart(info)
+        metrics = page_text.metrics_markdown(info.metrics)
+        mutual_information = mutual_information_chart(info)  # only for data with labelled factors
+        return (
+            page_text.card_heading(info),
+            information_chart(info),
+            gr.Plot(mutual_information, visible=mutual_information is not None),
+            metrics,
+            page_text.configs_markdown(info),
+        )
+
+    @user_errors
+    def scoreboard(self, name: str) -> tuple[Any, ...]:
+        """Every model of `name`'s data side by side on the disentanglement metrics: the table, the
+        chart, a note (recipe, where the metrics disagree, who is not evaluated) and the provenance."""
+        infos = [self.catalog.info(n) for n in self.catalog.same_data(name)]
+        boards = {info.name: info.scoreboard for info in infos if info.scoreboard}
+        if not self.has_scoreboard(name):
+            return None, None, f"_{infos[0].dataset} has no labelled factors: no disentanglement scoreboard._", ""
+        chart = figures.scoreboard_chart(boards, HEADLINE_METRICS, METRIC_TITLES) if boards else None
+        note = page_text.scoreboard_note(infos, disagreements(boards) if boards else "")
+        table = {"headers": SCOREBOARD_HEADERS, "data": scoreboard_table(infos)}
+        return table, chart, note, page_text.provenance_markdown(infos)
+
+    def has_scoreboard(self, name: str) -> bool:
+        """Whether `name`'s data has labelled factors, so that its models can be scored on them."""
+        return any(self.catalog.info(n).factor_names for n in self.catalog.same_data(name))
 
     def class_dropdown(self, name: str) -> gr.Dropdown:
         info = self.catalog.info(name)
         return gr.Dropdown([AUTO_CLASS, *info.class_names], value=AUTO_CLASS, visible=info.is_conditional)
-
-    def plain_class_dropdown(self, name: str) -> gr.Dropdown:
-        names = self.catalog.info(name).class_names
-        return gr.Dropdown(names, value=names[0] if names else None)
-
-    def colour_dropdown(self, name: str) -> gr.Dropdown:
-        return gr.Dropdown(self.catalog.info(name).colour_choices, value="label")
 
     def sliders(self, name: str, start: list[float] | None = None) -> list[gr.Slider]:
         """One slider per latent (most informative first, up to MAX_SLIDERS), set to `start`."""

@@ -11,6 +11,19 @@ import numpy as np
 import plotly.graph_objects as go
 
 MARKER_SIZE = 4
+# Tableau 10: ten hues a reader tells apart (plotly's default put 0/3 and 6/8 side by side in hue).
+CATEGORY_COLOURS = (
+    "#4e79a7",
+    "#f28e2b",
+    "#59a14f",
+    "#b07aa1",
+    "#edc948",
+    "#76b7b2",
+    "#9c755f",
+    "#ff9da7",
+    "#bab0ac",
+    "#1f1f7a",
+)
 
 
 def latent_map(
@@ -33,21 +46,41 @@ def latent_map(
     hover = np.asarray(hover, dtype=object)
     if categories is not None:
         traces = [
-            _scatter(coords[colour == k], name=str(name), text=hover[colour == k])
+            _scatter(coords[colour == k], name=str(name), text=hover[colour == k], marker={"color": _colour(k)})
             for k, name in enumerate(categories)
             if (colour == k).any()
         ]
     else:
-        marker = {"color": colour, "colorscale": "Viridis", "colorbar": {"title": {"text": colour_name}}}
+        colourbar = {"title": {"text": colour_name, "side": "right"}, "x": 1.02}
+        marker = {"color": colour, "colorscale": "Viridis", "colorbar": colourbar}
         traces = [_scatter(coords, name=colour_name, text=hover, marker=marker, showlegend=False)]
     if highlight is not None:
-        star = {"size": 16, "symbol": "x" if dims == 3 else "star", "color": "red", "line": {"width": 1}}
-        traces.append(_scatter(highlight[None, :], name="your image", text=["your image"], marker=star))
+        traces.append(_scatter(highlight[None, :], name="your image", text=["your image"], marker=_star(dims)))
     figure = go.Figure(traces)
     axis_titles = {f"{axis}axis": {"title": {"text": label}} for axis, label in zip("xyz", axes, strict=False)}
     figure.update_layout(scene=axis_titles) if dims == 3 else figure.update_layout(**axis_titles)
-    figure.update_layout(title=title, legend={"title": {"text": colour_name}, "itemsizing": "constant"}, height=560)
+    figure.update_layout(title=title, legend=_legend(colour_name, categories is not None), height=560)
     return figure
+
+
+def _colour(index: int) -> str:
+    return CATEGORY_COLOURS[index % len(CATEGORY_COLOURS)]
+
+
+def _star(dims: int) -> dict:
+    """The upload's marker: a star in 2-D; WebGL's 3-D scatter has no star, and its "x" is drawn as a
+    thin stretched bar, so a diamond with a dark outline there."""
+    if dims == 3:
+        return {"size": 9, "symbol": "diamond", "color": "red", "opacity": 1, "line": {"width": 2, "color": "black"}}
+    return {"size": 18, "symbol": "star", "color": "red", "opacity": 1, "line": {"width": 1, "color": "black"}}
+
+
+def _legend(colour_name: str, categorical: bool) -> dict:
+    """Categories get a titled legend; a continuous colour's title is on its colour bar, so the legend
+    (only the upload's marker) goes under the plot, untitled, where it cannot cover the bar."""
+    if categorical:
+        return {"title": {"text": colour_name}, "itemsizing": "constant"}
+    return {"orientation": "h", "y": -0.12, "x": 0, "itemsizing": "constant"}
 
 
 def _scatter(coords: np.ndarray, name: str, text: Sequence[str], marker: dict | None = None, **kwargs) -> go.Trace:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 from torch import Tensor
 from torchvision.transforms.v2 import functional as TF
 from torchvision.utils import make_grid
@@ -168,3 +168,22 @@ def to_pil(images: Tensor, nrow: int | None = None, scale: int = 1, padding: int
     if scale > 1:
         picture = ImageOps.scale(picture, scale, resample=Image.Resampling.NEAREST)
     return picture
+
+
+def label_rows(picture: Image.Image, labels: list[str], columns: list[str] = (), font_size: int = 14) -> Image.Image:
+    """`picture` (a grid with one row per label) with each row's label in a margin on its left and,
+    above it, a band with each column's heading (`columns`, one per column, may be empty)."""
+    font = ImageFont.load_default(size=font_size)
+    probe = ImageDraw.Draw(picture)
+    margin = int(12 + max((probe.textlength(label, font=font) for label in labels), default=0))
+    band = 2 * font_size + 8  # room for the page's own label badge over the top-left corner, and the headings
+    canvas = Image.new("RGB", (picture.width + margin, picture.height + band), "white")
+    canvas.paste(picture.convert("RGB"), (margin, band))
+    draw = ImageDraw.Draw(canvas)
+    pitch = picture.height / max(1, len(labels))
+    for row, label in enumerate(labels):
+        draw.text((6, band + (row + 0.5) * pitch), label, fill="black", font=font, anchor="lm")
+    width = picture.width / max(1, len(columns))
+    for column, heading in enumerate(columns):
+        draw.text((margin + (column + 0.5) * width, band - 4), heading, fill="black", font=font, anchor="md")
+    return canvas

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -21,17 +21,46 @@ def pca_projection(codes: np.ndarray, dims: int = 2) -> tuple[np.ndarray, np.nda
     return pca.transform(codes), pca.explained_variance_ratio_, pca
 
 
-def tsne_projection(codes: np.ndarray, seed: int = 0) -> np.ndarray:
-    """2-D t-SNE by openTSNE (FFT-accelerated; it can also place new points on the map)."""
-    from openTSNE import TSNE
+# openTSNE's defaults: early exaggeration 12 for 250 iterations (momentum 0.5), then 500 more (0.8).
+TSNE_PHASES = ((250, 12.0, 0.5), (500, None, 0.8))
+TSNE_CHUNK = 50  # iterations between two progress reports
 
-    perplexity = float(min(30, max(2, (len(codes) - 1) // 3)))
-    embedding = TSNE(perplexity=perplexity, n_jobs=2, random_state=seed, verbose=False).fit(codes.astype(np.float64))
+
+def tsne_projection(codes: np.ndarray, seed: int = 0, progress: Callable[[float], None] | None = None) -> np.ndarray:
+    """2-D t-SNE by openTSNE (FFT-accelerated; it can also place new points on the map), with its
+    default settings, run in chunks of 50 iterations so that `progress` (if given) hears the share
+    done (0 to 1) as it goes. openTSNE's own callbacks would compute the KL divergence each time,
+    which made a run of 2,500 points several times slower."""
+    from openTSNE import TSNEEmbedding, affinity, initialization
+
+    points = codes.astype(np.float64)
+    perplexity = float(min(30, max(2, (len(points) - 1) // 3)))
+    affinities = affinity.PerplexityBasedNN(points, perplexity=perplexity, n_jobs=2, random_state=seed)
+    start = initialization.pca(points, random_state=seed)
+    learning_rate = max(len(points) / TSNE_PHASES[0][1], 50)  # openTSNE's "auto"
+    embedding = TSNEEmbedding(start, affinities, n_jobs=2, random_state=seed, learning_rate=learning_rate)
+    total, done = sum(phase[0] for phase in TSNE_PHASES), 0
+    for iterations, exaggeration, momentum in TSNE_PHASES:
+        for _ in range(iterations // TSNE_CHUNK):
+            embedding = embedding.optimize(TSNE_CHUNK, exaggeration=exaggeration, momentum=momentum, inplace=True)
+            done += TSNE_CHUNK
+            if progress:
+                progress(done / total)
     return np.asarray(embedding)
 
 
-def traversal_codes(start: Tensor, dims: Sequence[int], steps: int = 7, span: float = 3.0) -> Tensor:
-    """Codes for a traversal grid, [len(dims) * steps, latent_dim]: row r sweeps dims[r] over ±span.
+def subsample(count: int, limit: int, seed: int = 0) -> np.ndarray:
+    """At most `limit` of `count` indices, drawn without replacement (seeded) and kept in order."""
+    if count <= limit:
+        return np.arange(count)
+    return np.sort(np.random.default_rng(seed).choice(count, limit, replace=False))
+
+
+def traversal_codes(
+    start: Tensor, dims: Sequence[int], steps: int = 7, span: float = 3.0, around_start: bool = False
+) -> Tensor:
+    """Codes for a traversal grid, [len(dims) * steps, latent_dim]: row r sweeps dims[r] over ±span
+    (around its value in `start` when `around_start`, so the middle column is `start` itself).
 
     Every other coordinate stays at `start`, so each row shows what one latent does alone.
     """
@@ -40,5 +69,5 @@ def traversal_codes(start: Tensor, dims: Sequence[int], steps: int = 7, span: fl
     values = torch.linspace(-span, span, steps, dtype=start.dtype)
     codes = start.repeat(len(dims), steps, 1)
     for row, dim in enumerate(dims):
-        codes[row, :, dim] = values
+        codes[row, :, dim] = values + (start[dim] if around_start else 0)
     return codes.flatten(0, 1)

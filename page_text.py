@@ -1,0 +1,148 @@
+"""What the page says, as Markdown: the model card's metrics with their meaning, the scoreboard's
+notes, a latent code in one line, and the notes a tab shows when the model changes.
+
+Pure functions of `ModelInfo` and plain values; nothing here touches a model or gradio.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from vae_models.catalog import ModelInfo
+from vae_models.checkpoint import METRIC_ROWS
+from vae_models.disentanglement import HEADLINE_METRICS, METRIC_MEANINGS, METRIC_TITLES
+
+# One line each on what a metric of metrics.json means, beside its readable name (METRIC_ROWS).
+METRIC_MEANING = {
+    "test_images": "how many test images the figures below are measured on",
+    "reconstruction_nats": "how far reconstructions are from their images; lower is better",
+    "negative_elbo_nats": "reconstruction + KL: the bound the VAE is trained on; lower is better",
+    "iwae_nll_nats": "a tighter estimate of −log p(x) from 100 importance samples; lower is better",
+    "kl_nats": "how much the codes say about each image, in nats; 0 means the code is ignored",
+    "active_units": "latents whose code moves over the test set; the others do nothing",
+    "mmd_aggregate_posterior": "how far the codes of the test images are from the prior N(0, I); near 0 is a match. "
+    "It is the unbiased estimate (a U-statistic), which can dip slightly below 0 when the two match: "
+    "a small negative value means 'no detectable difference', not an error",
+    "mig": "per factor, the gap between the two latents most informative about it, as a share of its "
+    "entropy, averaged; 1 is perfectly disentangled",
+    "reconstruction_accuracy": "reconstructions an independent classifier still recognises as their class",
+    "reconstruction_accuracy_per_class": "the same, class by class",
+    "reconstruction_iou": "overlap of each reconstruction's pixels with its image's; 1 is exact",
+    "reconstruction_iou_per_class": "the same, class by class",
+    "conditional_accuracy": "samples asked for a class that the classifier gives that class",
+    "sample_frechet_distance": "distance between prior samples and test images in the classifier's features; "
+    "lower is better",
+    "classifier_test_accuracy": "how good that classifier (the judge) is on real test images",
+    "training_seconds": "wall-clock training time",
+}
+EXTRA_ROWS = (("test_images", "test images"), ("training_seconds", "training time (minutes)"))
+
+
+def number(value: Any) -> str:
+    """A figure as a reader writes it: integers with thousands separators (10,000, not 1e+04), other
+    numbers to four significant digits, never in exponent form above 0.001."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if float(value).is_integer() and abs(value) >= 1:
+        return f"{int(value):,}"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.4g}" if abs(value) >= 0.001 or value == 0 else f"{value:.2e}"
+
+
+def metrics_markdown(metrics: dict[str, Any]) -> str:
+    """Every metric a reader is shown, with its unit and a line on what it means."""
+    rows = ["| metric | value | what it means |", "| --- | --- | --- |"]
+    for key, label in (*EXTRA_ROWS[:1], *METRIC_ROWS, *EXTRA_ROWS[1:]):
+        if key in metrics:
+            rows.append(
+                f"| {label} | {_value(key, metrics[key], metrics.get('class_names'))} | {METRIC_MEANING[key]} |"
+            )
+    return "\n".join(rows) if len(rows) > 2 else "_This checkpoint has no metrics.json: it has not been evaluated._"
+
+
+def _value(key: str, value: Any, class_names: list[str] | None) -> str:
+    if key == "training_seconds":
+        return number(round(value / 60, 1))
+    if isinstance(value, list):  # one figure per class
+        pairs = zip(class_names or [], value, strict=False)
+        return ", ".join(f"{name}: {number(v)}" for name, v in pairs if v is not None)
+    return number(value)
+
+
+def configs_markdown(info: ModelInfo) -> str:
+    text = f"**Model config** (`config.json`)\n\n```json\n{json.dumps(info.config, indent=1)}\n```\n"
+    if info.training_config:
+        text += f"\n**Training config**\n\n```json\n{json.dumps(info.training_config, indent=1)}\n```\n"
+    return text
+
+
+def card_heading(info: ModelInfo) -> str:
+    return f"### {info.summary()}"
+
+
+# --- the scoreboard -----------------------------------------------------------------------------
+
+
+def recipe_name(info: ModelInfo) -> str:
+    """The scoreboard's recipe as the page labels it ("full", "fast (...)"), or "" without one."""
+    provenance = info.scoreboard_provenance or {}
+    return str(provenance.get("recipe", {}).get("name", "unrecorded recipe"))
+
+
+def not_evaluated(infos: list[ModelInfo]) -> str:
+    """A line per model of the dataset without a scoreboard, with the command that computes it."""
+    return "\n".join(
+        f"- **{info.name}**: not evaluated yet: run `python -m train.evaluate {info.folder}`" for info in infos
+    )
+
+
+def scoreboard_note(infos: list[ModelInfo], sentence: str) -> str:
+    """Under the scoreboard: which recipe each figure comes from, where the metrics disagree, and
+    which models of the dataset have no scoreboard yet."""
+    scored = [info for info in infos if info.scoreboard]
+    lines = []
+    if scored:
+        recipes = sorted({recipe_name(info) for info in scored})
+        lines.append(f"Mean ± sd over seeds, recipe: {'; '.join(f'**{r}**' for r in recipes)}.")
+        if any(r.startswith("fast") for r in recipes):
+            lines.append("⚠️ The *fast* recipe uses small samples: its figures are not comparable with the full one.")
+        lines.append(sentence)
+    missing = [info for info in infos if not info.scoreboard]
+    if missing:
+        lines.append(not_evaluated(missing))
+    return "\n\n".join(lines)
+
+
+def provenance_markdown(infos: list[ModelInfo]) -> str:
+    """Each scored model's provenance (representation, points, discretisation, classifiers, versions)."""
+    parts = [
+        f"**{info.name}**\n\n```json\n{json.dumps(info.scoreboard_provenance, indent=1)}\n```"
+        for info in infos
+        if info.scoreboard and info.scoreboard_provenance
+    ]
+    glossary = "\n".join(f"- **{METRIC_TITLES[key]}**: {METRIC_MEANINGS[key]}" for key in HEADLINE_METRICS)
+    return f"What each metric rewards:\n\n{glossary}\n\n" + ("\n\n".join(parts) or "_No provenance recorded._")
+
+
+# --- Traverse and the notes of a model switch -----------------------------------------------------
+
+
+def code_text(code: list[float]) -> str:
+    """A latent code in one line, two decimals each: `z = [0.12, −1.30, …]` (not a tall JSON list)."""
+    return "Current code: `z = [" + ", ".join(f"{v:.2f}" for v in code) + "]`"
+
+
+def slider_note(info: ModelInfo) -> str:
+    order = "KL" if info.information_name == "KL" else "code variance (this model has no KL)"
+    return (
+        f"Sliders are ordered by {order}, most informative first; *inactive* ones do nothing. "
+        "Labels name the factor a latent moves most (two when none holds half of it)."
+    )
+
+
+def switched(name: str, what: str) -> str:
+    """The word a tab shows where the model changed and a result of the previous one was cleared
+    (or, on a fresh page, where there is nothing yet)."""
+    return f"_Nothing shown for **{name}** yet: {what}_"
