@@ -129,14 +129,41 @@ class ModelInfo:
 
     def latent_label(self, dim: int) -> str:
         """One line on what a latent is: "z3 · KL 1.23 · moves shape", or "· inactive"."""
-        text = f"z{dim}"
-        if self.metrics.get("kl_per_dim"):
-            text += f" · KL {self.metrics['kl_per_dim'][dim]:.2f}"
-        if self.inactive[dim]:
-            text += " · inactive"
-        elif self.dominant_factors:
-            text += f" · moves {self.factor_names[self.dominant_factors[dim][0]]}"
-        return text
+        if self.inactive[dim] or not self.dominant_factors:
+            return f"z{dim}{self._kl_text(dim)}" + (" · inactive" if self.inactive[dim] else "")
+        return f"z{dim}{self._kl_text(dim)} · moves {self.factor_names[self.dominant_factors[dim][0]]}"
+
+    def latent_caption(self, dim: int) -> str:
+        """What the page labels a latent with (sliders, traversal rows): its information (KL, or the
+        code variance for the WAE, which has no KL) and the factors it moves, the top two when the
+        top one holds less than half of what the latent tells about the factors ("shape & orientation")."""
+        variance = self.metrics.get("code_variance_per_dim")
+        text = f"z{dim}" + (self._kl_text(dim) or (f" · var {variance[dim]:.2f}" if variance else ""))
+        moved = " & ".join(self.factors_moved(dim))
+        return text + (" · inactive" if self.inactive[dim] else f" · moves {moved}" if moved else "")
+
+    def _kl_text(self, dim: int) -> str:
+        return f" · KL {self.metrics['kl_per_dim'][dim]:.2f}" if self.metrics.get("kl_per_dim") else ""
+
+    def factors_moved(self, dim: int) -> list[str]:
+        """The factor a latent informs most, and the runner-up too when the top one holds less than
+        half of the latent's mutual information with all factors (a latent that mixes two)."""
+        if not self.dominant_factors:
+            return []
+        top, _, runner_up, _ = self.dominant_factors[dim]
+        row = self.mutual_information[0][dim]
+        mixed = runner_up is not None and row[top] < 0.5 * row.sum()
+        return [self.factor_names[top]] + ([self.factor_names[runner_up]] if mixed else [])
+
+    @property
+    def scoreboard_provenance(self) -> dict[str, Any] | None:
+        """How the scoreboard was computed (`disentanglement.provenance`), or None."""
+        return self.metrics.get("disentanglement_provenance")
+
+    @property
+    def information_name(self) -> str:
+        """What orders the sliders: "KL", or "code variance" for a model without a KL (the WAE)."""
+        return "KL" if self.metrics.get("kl_per_dim") or not self.metrics else "code variance"
 
     def summary(self) -> str:
         """One line for a model picker: name, type, data, latent size and the key metric."""
