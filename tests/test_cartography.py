@@ -1,6 +1,7 @@
 """Map locations back to codes, directions, palettes and GIFs, against exact answers."""
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,7 +9,10 @@ import torch
 from PIL import Image
 from sklearn.decomposition import PCA
 
-from vae_models import animation, cartography
+from vae_models import animation, cartography, explore, load_model
+from vae_models.checkpoint import load_latent_cache
+from vae_models.classifier import train_classifier
+from vae_models.data import load_dataset
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +117,43 @@ def test_the_gif_has_one_frame_per_image_of_the_asked_size_and_the_frames_are_th
     assert bounced.n_frames == 8  # forward 5, then back through the 3 in between
     with pytest.raises(ValueError, match="frames"):
         animation.gif_bytes(torch.rand(1, 8, 8))
+
+
+# --- arithmetic on the shipped models (issue 23's bars) ---------------------------------------------
+
+CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
+
+
+def shipped(name):
+    return load_model(CHECKPOINTS / name, device="cpu"), load_latent_cache(CHECKPOINTS / name)
+
+
+def centre_of_mass_x(images):
+    columns = torch.arange(images.shape[-1], dtype=torch.float32)
+    return (images[:, 0].sum(1) * columns).sum(1) / images[:, 0].sum((1, 2)).clamp_min(1e-6)
+
+
+def test_dsprites_factor_directions_move_right_and_grow_the_sprite():
+    model, cache = shipped("betatc_vae-dsprites")
+    codes, labels = torch.as_tensor(cache["codes"][:500]), torch.as_tensor(cache["labels"][:500])
+    before = explore.decode(model, codes, labels)
+    right = cartography.factor_direction(cache["codes"], cache["factors"][:, 3].astype(float), "move right")
+    bigger = cartography.factor_direction(cache["codes"], cache["factors"][:, 1].astype(float), "bigger")
+    assert right.r_squared > 0.9 and bigger.r_squared > 0.5
+    moved = explore.decode(model, codes + torch.as_tensor(right.vector, dtype=torch.float32), labels)
+    grown = explore.decode(model, codes + torch.as_tensor(bigger.vector, dtype=torch.float32), labels)
+    assert (centre_of_mass_x(moved) > centre_of_mass_x(before)).float().mean() >= 0.9
+    assert (grown.sum((1, 2, 3)) > before.sum((1, 2, 3))).float().mean() >= 0.9
+
+
+def test_digits_three_to_eight_turns_most_threes_into_eights_for_an_independent_judge():
+    model, cache = shipped("vanilla_vae-digits")
+    train_images, train_labels = load_dataset("digits", "train", download=False).batch()
+    # An independent judge, never used to train or pick the model; a short schedule, checked to be a good one.
+    judge = train_classifier(train_images, train_labels, 10, epochs=8, seed=0)
+    test_images, test_labels = load_dataset("digits", "test", download=False).batch()
+    assert (judge.predict(test_images) == test_labels).float().mean() >= 0.95
+    direction = cartography.class_direction(cache["codes"], cache["labels"], 3, 8, "3 → 8")
+    threes = explore.encode(model, test_images[test_labels == 3])
+    eights = explore.decode(model, threes + torch.as_tensor(direction.vector, dtype=torch.float32))
+    assert (judge.predict(eights) == 8).float().mean() >= 0.7

@@ -80,15 +80,16 @@ def factor_direction(codes: np.ndarray, values: np.ndarray, name: str, held_out:
     """The shortest code change that moves the factor's linear prediction by one of its standard
     deviations, from a least-squares fit of the factor on the codes.
 
-    With value ≈ w·z + b, the smallest Δz with w·Δz = sd is sd · w / ‖w‖². R² is measured on the
-    last `held_out` share of the points, which the fit does not see.
+    With value ≈ w·z + b, the smallest Δz with w·Δz = sd is sd · w / ‖w‖². R² is measured on a
+    random `held_out` share of the points (seeded), which the fit does not see.
     """
-    split = int(len(codes) * (1 - held_out))
+    order = np.random.default_rng(0).permutation(len(codes))
+    fit, test = order[: int(len(codes) * (1 - held_out))], order[int(len(codes) * (1 - held_out)) :]
     design = np.column_stack([codes, np.ones(len(codes))])
-    solution, *_ = np.linalg.lstsq(design[:split], values[:split], rcond=None)
+    solution, *_ = np.linalg.lstsq(design[fit], values[fit], rcond=None)
     weights = solution[:-1]
-    residual = values[split:] - design[split:] @ solution
-    total = ((values[split:] - values[split:].mean()) ** 2).sum()
+    residual = values[test] - design[test] @ solution
+    total = ((values[test] - values[test].mean()) ** 2).sum()
     r_squared = float(1 - (residual**2).sum() / total) if total > 0 else 0.0
     norm = float(weights @ weights)
     vector = values.std() * weights / norm if norm > 0 else np.zeros_like(weights)
