@@ -222,7 +222,8 @@ def _traverse_tab(page: Page, upload: gr.File) -> gr.Gallery:
             steps = gr.Slider(3, 15, value=9, step=1, label="Steps per row")
             span = gr.Slider(0.5, 5, value=SLIDER_SPAN, step=0.5, label="Sweep ±")
             traverse = gr.Button("Traversal grid", variant="primary")
-        grid = _image("Each row sweeps one latent over ±span around the sliders' values (middle column)")
+        gr.Markdown("Each row of the grid sweeps one latent over ±span around the sliders' values (the middle column).")
+        grid = _image("Traversal grid")
         decode = gr.Button(visible=False)
     start_outputs = [code, code_line, start_label, decoded, *sliders]
     moved = set_start.click(
@@ -288,11 +289,13 @@ def _interpolate_tab(page: Page) -> gr.Gallery:
         status = page.status()
         row = _image("From A to B")
         notes = gr.Markdown(elem_classes="status")
+        shown = gr.State(None)  # the dataset of the two images shown
     source.change(interpolate_inputs, [source], [images, classes], **UI_ONLY)
     gallery.select(explorer.interpolate_example, [model, target], [image_a, image_b, target], **UI_ONLY)
     inputs = [model, source, image_a, image_b, class_a, class_b, steps, mode]
     page.report(button.click(explorer.interpolate, inputs, [row, notes], api_name="interpolate"), status)
-    page.on_model(explorer.reset_interpolate, [model], [class_a, class_b, row, notes])
+    ends = [image_a, image_b]
+    page.on_model(explorer.reset_interpolate, [model, *ends, shown], [class_a, class_b, *ends, row, notes, shown])
     return gallery
 
 

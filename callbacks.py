@@ -401,7 +401,7 @@ class Explorer:
         return display(x), display(recon), notes_text(notes)
 
     @user_errors
-    def compare(self, name: str, path: str | None) -> tuple[gr.Gallery, str]:
+    def compare(self, name: str, path: str | None) -> tuple[dict, str]:
         """Every model of the same data reconstructs the upload; its conversions are noted once."""
         x, notes = load_upload(*self.resolve(name), path)
         results = [(display(x), "input")]
@@ -409,7 +409,7 @@ class Explorer:
             model, info = self.resolve(other)
             recon = explore.reconstruct(model, x, class_labels(model, info, AUTO_CLASS, image=x))
             results.append((display(recon), other))
-        return gr.Gallery(results, visible=True), notes_text(notes)
+        return gr.update(value=results, visible=True), notes_text(notes)
 
     def example_gallery(self, name: str) -> list[tuple[str, str]]:
         """The thumbnails of the model's dataset, each captioned with its class."""
@@ -454,7 +454,7 @@ class Explorer:
         require_conditional(model, info)
         label = class_labels(model, info, class_choice, fallback=None)
         if label is None:
-            raise ValueError("pick a class in the Class control at the top of the page to generate it")
+            raise ValueError("pick a class to generate (the Class control at the top of the page)")
         return display(explore.prior_samples(model, int(count), int(seed), float(temperature), label))
 
     @user_errors
@@ -645,12 +645,22 @@ class Explorer:
         other = "B" if target == "A" else "A"
         return (path, gr.skip(), other) if target == "A" else (gr.skip(), path, other)
 
-    def reset_interpolate(self, name: str) -> tuple[Any, ...]:
-        """After a model switch: the two class choices (B differs from A), the old row cleared."""
-        names = self.catalog.info(name).class_names
-        first, second = (names[0], names[1]) if len(names) > 1 else (names[0], names[0])
-        cleared = page_text.switched(name, "pick two images (or classes) and press **Interpolate**.")
-        return gr.Dropdown(names, value=first), gr.Dropdown(names, value=second), None, cleared
+    @user_errors
+    def reset_interpolate(self, name: str, path_a: str | None, path_b: str | None, shown: str | None) -> tuple:
+        """On load and after a model switch: the two class choices (B differs from A) and a fresh row
+        between the two images, or, when the data changed or none were chosen, between the first and
+        the last example (two classes)."""
+        info = self.catalog.info(name)
+        names = info.class_names
+        classes = gr.Dropdown(names, value=names[0]), gr.Dropdown(names, value=names[min(1, len(names) - 1)])
+        examples = self.examples.get(info.dataset, [])
+        if (not path_a or not path_b or shown != info.dataset) and len(examples) > 1:
+            path_a, path_b = examples[0].path, examples[-1].path
+        if not path_a or not path_b:
+            cleared = page_text.switched(name, "pick two images (or classes) and press **Interpolate**.")
+            return (*classes, None, None, None, cleared, info.dataset)
+        row, notes = self.interpolate(name, "images", path_a, path_b)
+        return (*classes, path_a, path_b, row, notes, info.dataset)
 
     # --- Model card, and the page's updates when the model changes ----------------------------
 
@@ -676,7 +686,9 @@ class Explorer:
         boards = {info.name: info.scoreboard for info in infos if info.scoreboard}
         if not self.has_scoreboard(name):
             return None, None, f"_{infos[0].dataset} has no labelled factors: no disentanglement scoreboard._", ""
-        chart = figures.scoreboard_chart(boards, HEADLINE_METRICS, METRIC_TITLES) if boards else None
+        chart = gr.Plot(
+            figures.scoreboard_chart(boards, HEADLINE_METRICS, METRIC_TITLES) if boards else None, visible=bool(boards)
+        )
         note = page_text.scoreboard_note(infos, disagreements(boards) if boards else "")
         table = {"headers": SCOREBOARD_HEADERS, "data": scoreboard_table(infos)}
         return table, chart, note, page_text.provenance_markdown(infos)

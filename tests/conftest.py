@@ -32,13 +32,13 @@ def explorer(catalog) -> Explorer:
 
 @pytest.fixture(scope="session")
 def uploads(tmp_path_factory, catalog) -> dict[str, str]:
-    import app
+    from examples import write_examples
     from vae_models.catalog import Catalog
 
     folder = tmp_path_factory.mktemp("uploads")
     # Only the two digits models: examples of other data sets (dSprites) are not needed here.
-    examples = app.write_examples(Catalog([catalog.info(name) for name in NAMES]), folder)
-    paths = {f"digit{k}": path for k, path in enumerate(examples["digits"])}
+    examples = write_examples(Catalog([catalog.info(name) for name in NAMES]), folder)
+    paths = {f"digit{k}": example.path for k, example in enumerate(examples["digits"])}
     dark_on_light().save(folder / "drawn.png")
     noise_rgb(40, 40).save(folder / "colour.jpg")
     (folder / "page.png").write_text("<html>not an image</html>")
