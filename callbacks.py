@@ -435,7 +435,7 @@ class Explorer:
         if not path or shown != dataset:
             path = self.example_path(name, 0) if self.examples.get(dataset) else None
         images = self.reconstruct(name, path, AUTO_CLASS) if path else (None, None, "")
-        return (path, *images, gr.Gallery(None, visible=False), "", dataset)
+        return (path, *images, gr.update(value=None, visible=False), "", dataset)
 
     # --- Sample and Conditional ------------------------------------------------------------
 
@@ -479,8 +479,8 @@ class Explorer:
         button = gr.Button(f"Switch to {target}", visible=True) if target else gr.Button(visible=False)
         return gr.Column(visible=False), gr.Markdown(why, visible=True), button, None
 
-    def switch_to_conditional(self, name: str) -> gr.Dropdown:
-        return gr.Dropdown(value=self.conditional_target(name) or name)
+    def switch_to_conditional(self, name: str) -> dict:
+        return gr.update(value=self.conditional_target(name) or name)
 
     # --- Traverse -----------------------------------------------------------------------
 
