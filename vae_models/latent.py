@@ -21,27 +21,33 @@ def pca_projection(codes: np.ndarray, dims: int = 2) -> tuple[np.ndarray, np.nda
     return pca.transform(codes), pca.explained_variance_ratio_, pca
 
 
-# openTSNE's defaults: early exaggeration 12 for 250 iterations (momentum 0.5), then 500 more (0.8).
-TSNE_PHASES = ((250, 12.0, 0.5), (500, None, 0.8))
+TSNE_EXAGGERATION = (250, 12.0, 0.5)  # openTSNE's defaults: 250 iterations of early exaggeration 12 at momentum 0.5,
+TSNE_ITERATIONS, TSNE_MOMENTUM = 500, 0.8  # then 500 more at momentum 0.8
 TSNE_CHUNK = 50  # iterations between two progress reports
 
 
-def tsne_projection(codes: np.ndarray, seed: int = 0, progress: Callable[[float], None] | None = None) -> np.ndarray:
+def tsne_projection(
+    codes: np.ndarray,
+    seed: int = 0,
+    progress: Callable[[float], None] | None = None,
+    iterations: int = TSNE_ITERATIONS,
+) -> np.ndarray:
     """2-D t-SNE by openTSNE (FFT-accelerated; it can also place new points on the map), with its
-    default settings, run in chunks of 50 iterations so that `progress` (if given) hears the share
-    done (0 to 1) as it goes. openTSNE's own callbacks would compute the KL divergence each time,
-    which made a run of 2,500 points several times slower."""
+    default settings (`iterations` after the exaggeration phase: fewer is faster and coarser), run in
+    chunks of 50 iterations so that `progress` (if given) hears the share done (0 to 1) as it goes.
+    openTSNE's own callbacks compute the KL divergence each time, which made a run several times slower."""
     from openTSNE import TSNEEmbedding, affinity, initialization
 
     points = codes.astype(np.float64)
     perplexity = float(min(30, max(2, (len(points) - 1) // 3)))
     affinities = affinity.PerplexityBasedNN(points, perplexity=perplexity, n_jobs=2, random_state=seed)
     start = initialization.pca(points, random_state=seed)
-    learning_rate = max(len(points) / TSNE_PHASES[0][1], 50)  # openTSNE's "auto"
+    learning_rate = max(len(points) / TSNE_EXAGGERATION[1], 50)  # openTSNE's "auto"
     embedding = TSNEEmbedding(start, affinities, n_jobs=2, random_state=seed, learning_rate=learning_rate)
-    total, done = sum(phase[0] for phase in TSNE_PHASES), 0
-    for iterations, exaggeration, momentum in TSNE_PHASES:
-        for _ in range(iterations // TSNE_CHUNK):
+    phases = (TSNE_EXAGGERATION, (iterations, None, TSNE_MOMENTUM))
+    total, done = sum(phase[0] for phase in phases), 0
+    for count, exaggeration, momentum in phases:
+        for _ in range(count // TSNE_CHUNK):
             embedding = embedding.optimize(TSNE_CHUNK, exaggeration=exaggeration, momentum=momentum, inplace=True)
             done += TSNE_CHUNK
             if progress:
