@@ -38,6 +38,7 @@ CACHE_SECONDS = (600, 3600)  # every output is a new file (see callbacks.display
 CSS = """
 .grid-image img, .examples img { image-rendering: pixelated; }
 .examples .thumbnail-item { min-width: 64px; }
+.examples .grid-container { padding-top: 30px; }  /* below the gallery's label, not under it */
 .status:empty { display: none; }
 """
 UI_ONLY = {"api_visibility": "undocumented"}
@@ -111,7 +112,7 @@ def _examples(label: str) -> gr.Gallery:
     return gr.Gallery(
         label=label,
         columns=10,
-        height=150,  # one row of thumbnails ("auto" left a tall empty panel under them)
+        height=170,  # one row of thumbnails ("auto" left a tall empty panel under them)
         allow_preview=False,
         object_fit="contain",
         elem_classes="examples",
