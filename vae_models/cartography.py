@@ -67,21 +67,27 @@ class Direction:
 
     name: str
     vector: np.ndarray  # the change of code for one step of strength
-    r_squared: float  # of the attribute's linear fit on held-out codes (1 for class differences)
+    r_squared: float | None  # of the factor's linear fit on held-out codes; None for a class difference
 
 
 def class_direction(codes: np.ndarray, labels: np.ndarray, source: int, target: int, name: str) -> Direction:
     """From the mean code of class `source` to that of `target` ("this 3 written as an 8")."""
+    for label in (source, target):
+        if not (labels == label).any():
+            raise ValueError(f"no codes of class {label}, so its mean code is unknown")
     vector = codes[labels == target].mean(0) - codes[labels == source].mean(0)
-    return Direction(name, vector, 1.0)
+    return Direction(name, vector, None)
 
 
 def factor_direction(codes: np.ndarray, values: np.ndarray, name: str, held_out: float = 0.25) -> Direction:
-    """The shortest code change that moves the factor's linear prediction by one of its standard
-    deviations, from a least-squares fit of the factor on the codes.
+    """The shortest code change that moves the factor's linear prediction by one standard deviation
+    of that prediction, from a least-squares fit of the factor on the codes.
 
-    With value ≈ w·z + b, the smallest Δz with w·Δz = sd is sd · w / ‖w‖². R² is measured on a
-    random `held_out` share of the points (seeded), which the fit does not see.
+    With value ≈ w·z + b, the smallest Δz with w·Δz = s is s · w / ‖w‖². With s the spread of the
+    prediction w·z (≈ the factor's own sd when it is encoded linearly, R² ≈ 1) the step is one sd of
+    the codes along w, however weakly the factor is encoded: a factor with R² near 0 gives a small
+    or aimless step, never one far off the prior. R² is measured on a random `held_out` share of
+    the points (seeded), which the fit does not see.
     """
     order = np.random.default_rng(0).permutation(len(codes))
     fit, test = order[: int(len(codes) * (1 - held_out))], order[int(len(codes) * (1 - held_out)) :]
@@ -92,7 +98,7 @@ def factor_direction(codes: np.ndarray, values: np.ndarray, name: str, held_out:
     total = ((values[test] - values[test].mean()) ** 2).sum()
     r_squared = float(1 - (residual**2).sum() / total) if total > 0 else 0.0
     norm = float(weights @ weights)
-    vector = values.std() * weights / norm if norm > 0 else np.zeros_like(weights)
+    vector = (codes @ weights).std() * weights / norm if norm > 0 else np.zeros_like(weights)
     return Direction(name, vector, r_squared)
 
 
