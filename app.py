@@ -40,6 +40,9 @@ CSS = """
 .examples .thumbnail-item { min-width: 64px; }
 .examples .grid-container { padding-top: 30px; }  /* below the gallery's label, not under it */
 .status:empty { display: none; }
+/* gradio marks every output of a failed event with a bare "Error" badge; the reason is already in
+   the note beside the control and in the toast, so the badge (its tracker has a clear button) goes */
+[data-testid=status-tracker]:has(.clear-status) { display: none; }
 """
 UI_ONLY = {"api_visibility": "undocumented"}
 
@@ -51,6 +54,7 @@ class Page:
     def __init__(self, explorer: Explorer, demo: gr.Blocks, model: gr.Dropdown, class_choice: gr.Dropdown) -> None:
         self.explorer, self.demo, self.model, self.class_choice = explorer, demo, model, class_choice
         self.statuses: list[gr.Markdown] = []
+        self.actions: list[Any] = []  # the events a switch of model cancels
 
     def status(self) -> gr.Markdown:
         """A note for a tab's errors, shown beside its controls (hidden while empty)."""
@@ -60,12 +64,24 @@ class Page:
 
     def report(self, event: Any, status: gr.Markdown) -> None:
         """After `event`: its error, if it failed, stays in `status` until the next action; success clears it."""
+        self.actions.append(event)
         event.success(None, None, [status], js="() => ''", queue=False)
         event.failure(self.explorer.last_error, None, [status], queue=False, **UI_ONLY)
 
     def on_model(self, fn: Any, inputs: list, outputs: list, **kwargs: Any) -> Any:
-        """Run `fn` when the page opens and whenever the model changes."""
-        return gr.on([self.demo.load, self.model.change], fn, inputs, outputs, **(UI_ONLY | kwargs))
+        """Run `fn` when the page opens and whenever the model changes.
+
+        These updates share one queue slot, so they finish in the order they were asked for: with two
+        at a time, a slow update for the page's first model could land after the next model's and
+        show the old model's examples and class control under the new model."""
+        queue = {"concurrency_id": "model-updates", "concurrency_limit": 1}
+        return gr.on([self.demo.load, self.model.change], fn, inputs, outputs, **(UI_ONLY | queue | kwargs))
+
+    def cancel_actions_on_switch(self) -> None:
+        """A model switch cancels the actions still queued or running for the previous model, so
+        their results cannot land under the new one; it also clears the error notes."""
+        clear = f"() => Array({len(self.statuses)}).fill('')"
+        self.model.change(None, None, self.statuses, js=clear, cancels=self.actions, queue=False)
 
 
 def build_app(explorer: Explorer) -> gr.Blocks:
@@ -91,8 +107,7 @@ def build_app(explorer: Explorer) -> gr.Blocks:
             _model_card_tab(page)
         page.on_model(explorer.class_dropdown, [model], [class_choice])
         page.on_model(lambda name: [explorer.example_gallery(name)] * len(galleries), [model], galleries)
-        # A switch is an action: the previous model's errors go.
-        model.change(None, None, page.statuses, js=f"() => Array({len(page.statuses)}).fill('')", queue=False)
+        page.cancel_actions_on_switch()
     return demo
 
 

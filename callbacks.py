@@ -393,7 +393,7 @@ class Explorer:
     def last_error(self, request: gr.Request) -> str:
         """The message of this session's last failed action, for the note beside its control."""
         message = ERRORS.take(getattr(request, "session_hash", None))
-        return f"⚠️ **Error:** {message}" if message else "⚠️ **Error.**"
+        return f"⚠️ **Error:** {message}" if message else ""  # an event cancelled by a newer one: nothing to say
 
     # --- Reconstruct --------------------------------------------------------------------
 
