@@ -31,7 +31,7 @@ from vae_models.images import MAX_FILE_BYTES
 
 IMAGE_TYPES = [".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"]
 HUB_ENV = "VAE_EXPLORER_HUB_MODELS"
-CACHE_SECONDS = (600, 3600)  # every output is a new file (see callbacks.display): sweep hourly, keep 1 h
+CACHE_SECONDS = (600, 3600)  # every output is a new file (callbacks.display): every 10 min, drop those over 1 h old
 
 # --- the page ---------------------------------------------------------------------------------
 
@@ -107,6 +107,9 @@ def build_app(explorer: Explorer) -> gr.Blocks:
             _model_card_tab(page)
         page.on_model(explorer.class_dropdown, [model], [class_choice])
         page.on_model(lambda name: [explorer.example_gallery(name)] * len(galleries), [model], galleries)
+        # Last of the model updates (they run in order): the page is all of one model once it shows its name.
+        ready = gr.Textbox(visible="hidden", elem_id="model-ready", label="model shown")
+        page.on_model(lambda name: name, [model], [ready])
         page.cancel_actions_on_switch()
     return demo
 

@@ -148,6 +148,11 @@ class UI:
         self.model_dropdown().click()
         self.page.get_by_role("option", name=re.compile(rf"^\W*{re.escape(name)} ·")).click()
         expect(self.model_dropdown()).to_have_value(re.compile(rf"^{re.escape(name)} ·"))
+        self.wait_ready(name)
+
+    def wait_ready(self, name: str) -> None:
+        """Wait until every panel has been updated for `name` (the page's last model update names it)."""
+        expect(self.page.locator("#model-ready").locator("textarea, input")).to_have_value(name)
 
     def use_model(self, name: str) -> None:
         """Make `name` the selected model (later checkpoints may sort before it), then let the page settle."""
@@ -193,11 +198,7 @@ def ui(server, chromium, tmp_path: Path, request: pytest.FixtureRequest):
     failed_before = request.session.testsfailed
     page.goto(server.url)
     expect(page.get_by_role("heading", name="VAE Latent Explorer")).to_be_visible()
-    # demo.load fills the model card: once its table is there, the page's start-up calls are done
-    # (tabs are drawn only when opened, so look there, then go back to the first tab).
-    state.open_tab("Model card")
-    expect(page.locator("table", has_text="metric").first).to_be_visible()
-    state.open_tab("Reconstruct")
+    state.wait_ready(state.current_model())  # the page's start-up updates are done
     state.settle_and_take_joins()
     yield state
     # A failed test has been reported by now: leave a picture and the server's last words.
@@ -365,7 +366,8 @@ def test_an_error_stays_beside_its_control_until_the_next_action(ui: UI, pngs: d
     expect(ui.toasts("error")).to_contain_text("not a readable image")
     note = _status(ui)
     expect(note).to_contain_text("not a readable image")
-    expect(ui.page.locator("[data-testid=status-tracker]").filter(has_text="Error")).to_be_hidden()  # no bare badge
+    badges = ui.page.locator("[data-testid=status-tracker]").filter(has_text="Error")
+    assert not any(badge.is_visible() for badge in badges.all())  # no bare "Error" badge on the outputs
     ui.page.locator("[data-testid=toast-close]").first.click()
     expect(ui.toasts("error")).to_have_count(0)
     expect(note).to_contain_text("not a readable image")
@@ -484,7 +486,8 @@ def test_recompute_reports_progress_and_subsamples_a_dsprites_tsne(ui: UI) -> No
     done = ui.page.get_by_text(re.compile(r"^Recomputed t-SNE of 2,000 test codes"))
     while not done.is_visible():
         shares |= set(re.findall(r"t-SNE - ([\d.]+)%", ui.block("Latent space").inner_text()))
-        assert time.monotonic() - started < 60, "t-SNE recompute took over a minute"
+        # The issue's bar is 20 s (about 5 s on an idle 2-core machine, README); a shared CI box gets slack.
+        assert time.monotonic() - started < 120, "t-SNE recompute took over two minutes"
         ui.page.wait_for_timeout(200)
     seconds = time.monotonic() - started
     assert len(shares) >= 3, shares  # the bar moved, not frozen at one value
