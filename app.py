@@ -326,7 +326,9 @@ def _model_card_tab(page: Page) -> None:
             mutual_information = gr.Plot(label="Latent × factor mutual information")
         with gr.Column(visible=False) as scoreboard:
             gr.Markdown("#### Disentanglement scoreboard: every model of this data")
-            table = gr.Dataframe(label="Scoreboard", interactive=False, wrap=True)
+            # Model and recipe wide enough to read, then the eight metrics side by side (no scrolling at 1400 px).
+            widths = ["16%", "8%", *["9.5%"] * 8]
+            table = gr.Dataframe(label="Scoreboard", interactive=False, wrap=True, column_widths=widths)
             chart = gr.Plot(label="Scoreboard chart")
             note = gr.Markdown()
             with gr.Accordion("How the scoreboard was computed (provenance)", open=False):
