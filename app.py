@@ -158,10 +158,9 @@ def _reconstruct_tab(page: Page) -> tuple[gr.File, list[gr.Gallery]]:
             compare = gr.Button("Compare models")
         status = page.status()
         gallery = _examples("Examples: click one to reconstruct it")
-        compared = gr.Gallery(
-            label="Every model trained on the same data", columns=6, height="auto", format="png", visible=False
-        )
-        compare_note = gr.Markdown(elem_classes="status")
+        with gr.Column(visible=False) as compare_box:  # shown by Compare models, hidden by a switch
+            compared = gr.Gallery(label="Every model trained on the same data", columns=6, height="auto", format="png")
+            compare_note = gr.Markdown(elem_classes="status")
         shown = gr.State(None)  # the dataset whose example or upload the tab shows (inside the tab: a
         # State directly under gr.Tabs counts as a tab and shifts every later tab's index on the page)
     inputs = [model, upload, page.class_choice]
@@ -170,10 +169,11 @@ def _reconstruct_tab(page: Page) -> tuple[gr.File, list[gr.Gallery]]:
     picked = gallery.select(explorer.reconstruct_example, [model, page.class_choice], [upload, converted, recon, notes])
     page.report(picked, status)
     page.report(compare.click(explorer.compare, [model, upload], [compared, compare_note], api_name="compare"), status)
+    compare.click(lambda: gr.Column(visible=True), None, [compare_box], queue=False, **UI_ONLY)
     page.on_model(
         explorer.refresh_reconstruct,
         [model, upload, shown],
-        [upload, converted, recon, notes, compared, compare_note, shown],
+        [upload, converted, recon, notes, compared, compare_note, compare_box, shown],
     )
     return upload, [gallery]
 
@@ -341,7 +341,7 @@ def _model_card_tab(page: Page) -> None:
     page.on_model(page.explorer.model_card, [page.model], card, api_visibility="public", api_name="model_card")
     scores = [table, chart, note, provenance]
     page.on_model(page.explorer.scoreboard, [page.model], scores, api_visibility="public", api_name="scoreboard")
-    page.on_model(lambda name: gr.Column(visible=page.explorer.has_scoreboard(name)), [page.model], [scoreboard])
+    page.on_model(page.explorer.factor_panels, [page.model], [scoreboard, mutual_information, chart])
 
 
 # --- start-up ---------------------------------------------------------------------------------

@@ -406,7 +406,7 @@ class Explorer:
         return display(x), display(recon), notes_text(notes)
 
     @user_errors
-    def compare(self, name: str, path: str | None) -> tuple[dict, str]:
+    def compare(self, name: str, path: str | None) -> tuple[list[tuple[Image.Image, str]], str]:
         """Every model of the same data reconstructs the upload; its conversions are noted once."""
         x, notes = load_upload(*self.resolve(name), path)
         results = [(display(x), "input")]
@@ -414,7 +414,7 @@ class Explorer:
             model, info = self.resolve(other)
             recon = explore.reconstruct(model, x, class_labels(model, info, AUTO_CLASS, image=x))
             results.append((display(recon), other))
-        return gr.update(value=results, visible=True), notes_text(notes)
+        return results, notes_text(notes)
 
     def example_gallery(self, name: str) -> list[tuple[str, str]]:
         """The thumbnails of the model's dataset, each captioned with its class."""
@@ -435,12 +435,12 @@ class Explorer:
     @user_errors
     def refresh_reconstruct(self, name: str, path: str | None, shown: str | None) -> tuple:
         """After a model switch: the upload reconstructed by the new model, or, when the data changed
-        (or nothing was uploaded yet), the new data's first example; Compare's gallery is cleared."""
+        (or nothing was uploaded yet), the new data's first example; Compare's gallery is cleared and hidden."""
         dataset = self.catalog.info(name).dataset
         if not path or shown != dataset:
             path = self.example_path(name, 0) if self.examples.get(dataset) else None
         images = self.reconstruct(name, path, AUTO_CLASS) if path else (None, None, "")
-        return (path, *images, gr.update(value=None, visible=False), "", dataset)
+        return (path, *images, None, "", gr.Column(visible=False), dataset)
 
     # --- Sample and Conditional ------------------------------------------------------------
 
@@ -674,11 +674,10 @@ class Explorer:
         """The card: heading, the two charts, the metrics with their meaning, and the configs."""
         info = self.catalog.info(name)
         metrics = page_text.metrics_markdown(info.metrics)
-        mutual_information = mutual_information_chart(info)  # only for data with labelled factors
         return (
             page_text.card_heading(info),
             information_chart(info),
-            gr.Plot(mutual_information, visible=mutual_information is not None),
+            mutual_information_chart(info),
             metrics,
             page_text.configs_markdown(info),
         )
@@ -691,12 +690,18 @@ class Explorer:
         boards = {info.name: info.scoreboard for info in infos if info.scoreboard}
         if not self.has_scoreboard(name):
             return None, None, f"_{infos[0].dataset} has no labelled factors: no disentanglement scoreboard._", ""
-        chart = gr.Plot(
-            figures.scoreboard_chart(boards, HEADLINE_METRICS, METRIC_TITLES) if boards else None, visible=bool(boards)
-        )
+        chart = figures.scoreboard_chart(boards, HEADLINE_METRICS, METRIC_TITLES) if boards else None
         note = page_text.scoreboard_note(infos, disagreements(boards) if boards else "")
         table = {"headers": SCOREBOARD_HEADERS, "data": scoreboard_table(infos)}
         return table, chart, note, page_text.provenance_markdown(infos)
+
+    def factor_panels(self, name: str) -> tuple[gr.Column, gr.Plot, gr.Plot]:
+        """The card's panels that only data with factors fills: the scoreboard, the mutual information
+        and the scoreboard's chart (once some model is scored); the others are hidden, not left empty."""
+        infos = [self.catalog.info(n) for n in self.catalog.same_data(name)]
+        scored = any(info.scoreboard for info in infos)
+        has_mi = self.catalog.info(name).mutual_information is not None
+        return gr.Column(visible=self.has_scoreboard(name)), gr.Plot(visible=has_mi), gr.Plot(visible=scored)
 
     def has_scoreboard(self, name: str) -> bool:
         """Whether `name`'s data has labelled factors, so that its models can be scored on them."""

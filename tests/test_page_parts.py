@@ -67,9 +67,7 @@ def test_the_scoreboard_puts_every_model_of_the_data_side_by_side(scored):
     first, second = table["data"]
     assert first[:3] == [DSPRITES[0], "fast (smaller samples, for CI)", "0.60 ± 0.01"]
     assert second[:3] == [DSPRITES[1], "–", "not evaluated"]
-    assert chart.visible and [
-        trace["name"] for trace in chart.value["plot"] and json.loads(chart.value["plot"])["data"]
-    ] == [DSPRITES[0]]
+    assert [trace.name for trace in chart.data] == [DSPRITES[0]] and explorer.factor_panels(DSPRITES[0])[2].visible
     assert "**fast (smaller samples, for CI)**" in note and "not comparable" in note
     assert f"{DSPRITES[1]}**: not evaluated yet: run `python -m train.evaluate" in note
     assert '"fast (smaller samples, for CI)"' in provenance and "What each metric rewards" in provenance
@@ -80,7 +78,7 @@ def test_the_scoreboard_sentence_says_where_the_metrics_disagree(scored, monkeyp
     monkeypatch.setitem(other.metrics, "disentanglement", board(0.3) | {"mig": {"mean": 0.5, "sd": 0, "per_seed": []}})
     _, chart, note, _ = callbacks.Explorer(scored).scoreboard(DSPRITES[1])
     assert "The metrics disagree" in note and "MIG rank" in note
-    assert len(json.loads(chart.value["plot"])["data"]) == 2
+    assert len(chart.data) == 2
 
 
 def test_no_scoreboard_for_data_without_factors(explorer):
@@ -137,7 +135,7 @@ def test_tsne_reports_real_progress_and_the_page_subsamples(monkeypatch):
     codes = np.random.default_rng(0).normal(size=(120, 4)).astype(np.float32)
     embedding = tsne_projection(codes, progress=seen.append)
     assert embedding.shape == (120, 2) and np.isfinite(embedding).all()
-    assert len(seen) == 15 and seen == sorted(seen) and seen[-1] == 1.0
+    assert len(seen) == 15 and seen == sorted(seen) and seen[-1] == 1.0  # 750 iterations, 50 at a time
     assert len(subsample(10_000, 2_500)) == 2_500 and list(subsample(5, 10)) == list(range(5))
     monkeypatch.setattr(callbacks, "TSNE_MAX_POINTS", 100)
     latents = {"codes": codes, "labels": np.zeros(120, int)}
@@ -152,8 +150,10 @@ def test_a_model_switch_refreshes_reconstruct_and_interpolate_with_the_new_datas
     explorer = callbacks.Explorer(small, write_examples(small, tmp_path))
     captions = [caption for _, caption in explorer.example_gallery("betatc_vae-dsprites")]
     assert captions[:3] == ["square · small", "square · medium", "square · large"] and len(captions) == 9
-    path, shown, recon, notes, compared, _, dataset = explorer.refresh_reconstruct("betatc_vae-dsprites", None, None)
-    assert "dsprites-test" in path and dataset == "dsprites" and notes == "" and not compared["visible"]
+    path, shown, recon, notes, compared, _, box, dataset = explorer.refresh_reconstruct(
+        "betatc_vae-dsprites", None, None
+    )
+    assert "dsprites-test" in path and dataset == "dsprites" and notes == "" and compared is None and not box.visible
     assert shown.size == recon.size
     again = explorer.refresh_reconstruct(CVAE, path, "dsprites")  # the data changed: a digit, not the sprite
     assert "digits-test" in again[0]
