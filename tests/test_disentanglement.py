@@ -192,12 +192,17 @@ def board(**means):
 
 
 def test_the_scoreboard_rows_and_the_sentence_on_where_the_metrics_disagree():
-    boards = {"vae": board(mig=0.2, factor_vae_eval=0.9), "tcvae": board(mig=0.5, factor_vae_eval=0.8)}
+    boards = {"vae": board(mig=0.2, factor_vae_eval=0.9), "tcvae": board(mig=0.5, factor_vae_eval=0.8, sap=0.6)}
     rows = dis.scoreboard_rows(boards)
     assert [row[0] for row in rows] == ["vae", "tcvae"] and len(rows[0]) == 1 + len(dis.HEADLINE_METRICS)
     assert rows[0][1 + dis.HEADLINE_METRICS.index("mig")] == "0.20 ± 0.01"
     sentence = dis.disagreements(boards)
     assert "disagree" in sentence and "MIG" in sentence and "FactorVAE score" in sentence
     assert "rank tcvae first" in sentence and "rank vae first" in sentence
-    assert dis.disagreements({"vae": board(mig=0.9), "tcvae": board(mig=0.1)}) == "Every metric ranks vae first."
-    assert "nothing to rank" in dis.disagreements({"vae": board()})
+    clear = dis.disagreements({"vae": board(mig=0.9), "tcvae": board(mig=0.1)})
+    assert clear.startswith("Every metric with a clear winner ranks vae first.")
+    assert "Too close to call" in clear and "DCI completeness" in clear and "MIG" not in clear
+    assert "nothing to rank" in dis.disagreements({"vae": board()}) and "nothing to rank" in dis.disagreements({})
+    # A gap within the seeds' spread names no winner.
+    close = {"vae": board(mig=0.505), "tcvae": board(mig=0.5)}
+    assert dis.disagreements(close).startswith("No metric is decisive.")

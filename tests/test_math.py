@@ -306,16 +306,6 @@ def test_the_shared_mmd_u_statistic_matches_a_brute_force_double_loop(kernel_fn,
         mmd_unbiased(x[:1], y[:1], functools.partial(kernel_fn, scale=2.5))
 
 
-def test_the_metrics_aggregate_mmd_uses_the_wae_kernel_at_c_equal_to_twice_the_latent_size():
-    # What metrics.aggregate_posterior_mmd computes is the WAE's own statistic, weight 1, IMQ, C = 2d.
-    gen = torch.Generator().manual_seed(9)
-    z, prior = torch.randn(12, 5, generator=gen).double(), torch.randn(12, 5, generator=gen).double()
-    wae = tiny(WAE_MMD, latent_dim=5, reg_weight=1.0)
-    assert mmd_unbiased(z, prior, functools.partial(imq_kernel, scale=10.0)).item() == pytest.approx(
-        wae.compute_mmd(z, prior).item(), rel=1e-12
-    )
-
-
 def test_reparameterize_draws_from_the_posterior_and_the_prior_density_is_the_standard_normal():
     torch.manual_seed(10)
     mu, log_var = torch.full((200_000, 1), 1.5), torch.full((200_000, 1), math.log(0.25))

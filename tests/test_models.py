@@ -385,8 +385,8 @@ def test_unconditional_models_take_labels_and_ignore_them(cls):
     assert torch.equal(model.embed(x, labels), model.embed(x))
     assert torch.equal(model.decode(z, labels), model.decode(z))
     assert torch.equal(model.generate(x, labels), model.generate(x))
-    seeded = [model.sample(2, labels=7, generator=torch.Generator().manual_seed(1)) for _ in range(2)]
-    assert torch.equal(seeded[0], model.sample(2, generator=torch.Generator().manual_seed(1)))
+    seeded = model.sample(2, labels=7, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(seeded, model.sample(2, generator=torch.Generator().manual_seed(1)))
     torch.manual_seed(2)
     with_labels = model(x, labels)
     torch.manual_seed(2)
@@ -422,4 +422,7 @@ def test_one_soft_label_vector_applies_to_the_whole_batch(cvae):
 def test_model_facts_callers_read_instead_of_the_class(cls):
     model = tiny(cls)
     assert model.has_kl is (cls is not WAE_MMD)
-    assert model.device == torch.device("cpu")
+    assert model.device == torch.device("cpu") and model.dtype == torch.float32
+    assert model.to(torch.float64).dtype == torch.float64
+    expected = {"in_channels": 3, "img_size": 64} | ({"num_classes": 7} if cls is ConditionalVAE else {})
+    assert cls.dataset_kwargs(3, 64, 7) == expected

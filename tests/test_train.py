@@ -634,7 +634,8 @@ def test_evaluate_fast_adds_a_labelled_scoreboard_and_keeps_the_other_figures(tm
     assert "dci_disentanglement" in capsys.readouterr().out
     info = ModelInfo("tiny", folder, {"latent_dim": 3}, metrics, {})
     section = card._disentanglement_section(info)
-    assert section.startswith("## Disentanglement") and "Recipe: fast" in section
+    assert section.startswith("## Disentanglement") and "Recipe: fast (small samples" in section
+    assert "python -m train.evaluate checkpoints/tiny --disentanglement-only --fast" in section
     assert f"| DCI disentanglement | {board['dci_disentanglement']['mean']:.3f} ±" in section
     assert card.scoreboard_table([folder]).count("\n") == 2 and "[tiny]" in card.scoreboard_table([folder])
 
@@ -646,3 +647,14 @@ def test_disentanglement_only_refuses_data_without_factors(tmp_path, capsys):
     (folder / "training_config.json").write_text(json.dumps(config))
     assert evaluate_main([str(folder), "--disentanglement-only"]) == 1
     assert "digits has no generative factors" in capsys.readouterr().err
+
+
+def test_resuming_onto_a_log_with_other_columns_stops_with_a_message(tmp_path):
+    log = tmp_path / "log.csv"
+    log.write_text("step,loss,Reconstruction_Loss,KLD\n1,2.0,1.5,0.5\n")
+    with pytest.raises(trainer.TrainingError, match="move the log aside"):
+        trainer._append_log_row(log, {"step": 2, "loss": 1.0, "reconstruction": 0.8, "kl": 0.2})
+    assert log.read_text().count("\n") == 2, "the old log is left as it was"
+    trainer._append_log_row(tmp_path / "new.csv", {"step": 1, "loss": 1.0})
+    trainer._append_log_row(tmp_path / "new.csv", {"step": 2, "loss": 0.5})
+    assert (tmp_path / "new.csv").read_text().splitlines() == ["step,loss", "1,1.0", "2,0.5"]

@@ -213,8 +213,10 @@ def _disentanglement_section(info: ModelInfo) -> str:
         f"| {METRIC_TITLES[key]} | {board[key]['mean']:.3f} ± {board[key]['sd']:.3f} | {METRIC_MEANINGS[key]} |"
         for key in HEADLINE_METRICS
     ]
+    fast = " --fast" if recipe["name"] == "fast" else ""
+    note = f" ({recipe['note']})" if recipe.get("note") else ""
     how = [
-        f"- Recipe: {recipe['name']}; seeds {', '.join(map(str, recipe['seeds']))}; {record['seconds']:.0f} s.",
+        f"- Recipe: {recipe['name']}{note}; seeds {', '.join(map(str, recipe['seeds']))}; {record['seconds']:.0f} s.",
         f"- Representation: {record['representation']}.",
         f"- Points: {record['points']}.",
         f"- Discretisation: {record['discretisation']}.",
@@ -224,7 +226,7 @@ def _disentanglement_section(info: ModelInfo) -> str:
     ]
     return (
         f"## Disentanglement\n\nMeasured by `python -m train.evaluate checkpoints/{info.name} "
-        f"--disentanglement-only` (written to `{METRICS_NAME}`); the metrics disagree by design, each "
+        f"--disentanglement-only{fast}` (written to `{METRICS_NAME}`); the metrics disagree by design, each "
         "rewarding something else.\n\n" + "\n".join(rows) + "\n\nHow each figure was computed:\n\n" + "\n".join(how)
     )
 

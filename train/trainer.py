@@ -10,7 +10,6 @@ gradients match a single process for objectives without per-sample noise.
 from __future__ import annotations
 
 import csv
-import inspect
 import math
 import os
 import random
@@ -63,15 +62,11 @@ class Progress:
 
 
 def build_model(model: ModelSection, dataset: ImageDataset) -> BaseVAE:
-    kwargs = dict(model.kwargs)
-    kwargs.setdefault("in_channels", dataset.in_channels)
-    kwargs.setdefault("img_size", dataset.img_size)
     cls = MODEL_TYPES.get(model.type)
     if cls is None:
         raise TrainingError(f"model.type must be one of {sorted(MODEL_TYPES)}, got {model.type!r}")
-    # A model that is conditioned on classes is told how many the dataset has, unless the config says.
-    if "num_classes" in inspect.signature(cls.__init__).parameters:
-        kwargs.setdefault("num_classes", len(dataset.class_names))
+    # What the dataset decides (channels, size, class count), unless the config says otherwise.
+    kwargs = cls.dataset_kwargs(dataset.in_channels, dataset.img_size, len(dataset.class_names)) | model.kwargs
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as err:
@@ -305,6 +300,14 @@ class Run:
 
 def _append_log_row(path: Path, row: dict[str, Any]) -> None:
     new_file = not path.exists()
+    if not new_file:
+        with open(path, newline="") as f:
+            header = next(csv.reader(f), [])
+        if header and header != list(row):
+            raise TrainingError(
+                f"{path} has the columns {header}, but this run logs {list(row)} (a run begun by an older "
+                "version, whose loss terms had other names?); move the log aside to resume"
+            )
     with open(path, "a", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(row))
         if new_file:

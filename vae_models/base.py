@@ -121,6 +121,16 @@ class BaseVAE(
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.parameters()).dtype
+
+    @classmethod
+    def dataset_kwargs(cls, in_channels: int, img_size: int, class_count: int) -> dict[str, int]:
+        """The constructor arguments a dataset decides: its channels and size (and, for a model
+        conditioned on labels, its class count)."""
+        return {"in_channels": in_channels, "img_size": img_size}
+
     # --- conditioning: the identity here; the conditional VAE adds its labels ------
 
     def conditioned_images(self, x: Tensor, labels: LabelsLike | None) -> Tensor:

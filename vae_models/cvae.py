@@ -42,6 +42,10 @@ class ConditionalVAE(VanillaVAE):
         self.num_classes = require_int("num_classes", num_classes, 2, 1000)
         super().__init__(in_channels, latent_dim, img_size, hidden_dims, likelihood, fc_dims, decoder)
 
+    @classmethod
+    def dataset_kwargs(cls, in_channels: int, img_size: int, class_count: int) -> dict[str, int]:
+        return {**super().dataset_kwargs(in_channels, img_size, class_count), "num_classes": class_count}
+
     def one_hot(self, labels: LabelsLike | None, batch_size: int, device: torch.device) -> Tensor:
         """Any accepted label form -> float [batch_size, num_classes]."""
         return labels_to_one_hot(labels, batch_size, self.num_classes).to(device)

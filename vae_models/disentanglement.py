@@ -1,4 +1,5 @@
-"""Disentanglement metrics beyond MIG, each from its paper, with disentanglement_lib's recipe.
+"""Disentanglement metrics beyond MIG, each from its paper, with disentanglement_lib's recipe
+where the paper leaves a choice open (SAP follows the paper instead: see below).
 
 Every function takes codes (the posterior means) and the ground-truth factor classes,
 or for the FactorVAE score a function that encodes factor classes, and returns plain
@@ -14,7 +15,9 @@ floats. The recipe's parameters are arguments, so a caller records exactly what 
   majority-vote classifier from that latent to the fixed factor.
 - SAP (Kumar et al. 2018): per latent and factor, how well the latent alone predicts the
   factor (R² for continuous factors, balanced accuracy of a linear classifier for
-  categorical ones); the mean over factors of the gap between the two best latents.
+  categorical ones, as the paper says); the mean over factors of the gap between the two
+  best latents. disentanglement_lib's default treats every factor as categorical and
+  scores plain accuracy, which gives other numbers: the provenance says which was used.
 - Modularity and explicitness (Ridgeway & Mozer 2018): modularity is 1 − δ, δ the sum of
   a latent's squared mutual informations beyond its largest, over (factors − 1) times that
   largest; explicitness is the ROC AUC of a logistic regression from all latents to
@@ -122,7 +125,8 @@ def factor_vae_score(
 
     `encode_factors` maps factor classes [N, K] to codes [N, D]. Latents whose variance over
     the data is at most `prune_threshold` are pruned before the argmin (collapsed latents,
-    as the paper prunes them); 0 keeps every latent, disentanglement_lib's default.
+    as the paper prunes them). With 0, only latents that never move are left out: their
+    variance ratio is 0/0 (disentanglement_lib's default keeps them and lets the ratio be NaN).
     """
     variances = encode_factors(_random_factors(factor_sizes, num_variance_estimate, rng)).var(0, ddof=1)
     active = np.flatnonzero(variances > prune_threshold)
@@ -189,9 +193,10 @@ def sap(
     return {"sap": float(np.mean(top_two[0] - top_two[1])), "sap_scores": scores.tolist()}
 
 
-def _r_squared(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray) -> float:
+def _r_squared(x_train: np.ndarray, y_train: np.ndarray, *_held_out: np.ndarray) -> float:
     """R² of the linear regression of the factor on one latent, over the training points (the squared
-    correlation; 0 for a constant latent, whose regression explains nothing)."""
+    correlation; 0 for a constant latent, whose regression explains nothing). As in the paper, the
+    fit is scored on the points it saw."""
     x = x_train[:, 0]
     if np.var(x) < 1e-12:
         return 0.0
@@ -260,6 +265,7 @@ class Recipe:
     """
 
     name: str = "full"
+    note: str = "disentanglement_lib's sample sizes for DCI, SAP and modularity; disent's for the FactorVAE score"
     seeds: tuple[int, ...] = (0, 1, 2)
     train_points: int = 10_000  # DCI, SAP, modularity, explicitness and MIG
     test_points: int = 5_000
@@ -277,7 +283,8 @@ class Recipe:
 
 FULL_RECIPE = Recipe()
 FAST_RECIPE = Recipe(
-    name="fast (smaller samples, for CI: not comparable with the full recipe)",
+    name="fast",
+    note="small samples and 20 boosting stages, for CI: not comparable with the full recipe",
     train_points=600,
     test_points=300,
     dci_trees=20,
@@ -374,8 +381,10 @@ def provenance(recipe: Recipe, factor_names: Sequence[str], continuous: Sequence
             f"{recipe.factor_vae_eval} evaluation votes; latents whose variance over the data is ≤ "
             f"{recipe.factor_vae_prune_threshold} are pruned as collapsed (Kim & Mnih prune collapsed latents; "
             "disentanglement_lib's default, 0, keeps them); factor_vae_active_latents counts those kept",
-            "sap": "R² of a linear fit (continuous factors); balanced test accuracy of LinearSVC(C="
-            f"{recipe.sap_svm_c}, class_weight='balanced') on one latent (categorical factors)",
+            "sap": "as Kumar et al.: the squared correlation of one latent with the factor over the training "
+            "points (continuous factors); balanced test accuracy of LinearSVC(C="
+            f"{recipe.sap_svm_c}, class_weight='balanced') on one latent (categorical factors). "
+            "disentanglement_lib's default instead treats every factor as categorical",
             "explicitness": "LogisticRegression(max_iter=1000) on standardised latents; macro one-vs-rest test ROC AUC",
         },
         "versions": {
@@ -422,13 +431,20 @@ def scoreboard_rows(boards: dict[str, dict[str, Any]]) -> list[list[Any]]:
 
 
 def disagreements(boards: dict[str, dict[str, Any]]) -> str:
-    """A sentence on where the metrics rank the models differently, and why that can happen."""
+    """A sentence on where the metrics rank the models differently, and why that can happen.
+
+    A metric names a winner only when its best model beats the runner-up by more than their
+    combined sd over seeds; otherwise it is too close to call.
+    """
     if len(boards) < 2:
-        return "One model has a scoreboard on this dataset, so there is nothing to rank."
-    best = {key: max(boards, key=lambda name, key=key: boards[name][key]["mean"]) for key in HEADLINE_METRICS}
-    winners = sorted(set(best.values()), key=list(boards).index)
-    if len(winners) == 1:
-        return f"Every metric ranks {winners[0]} first."
+        return "Fewer than two models on this dataset have a scoreboard, so there is nothing to rank."
+    best = {key: _clear_winner(boards, key) for key in HEADLINE_METRICS}
+    winners = list(dict.fromkeys(name for name in best.values() if name))
+    close = [METRIC_TITLES[key] for key, name in best.items() if name is None]
+    tail = f" Too close to call, within the seeds' spread: {', '.join(close)}." if close else ""
+    if len(winners) < 2:
+        lead = f"Every metric with a clear winner ranks {winners[0]} first." if winners else "No metric is decisive."
+        return lead + tail
     parts = [
         f"{', '.join(METRIC_TITLES[k] for k in HEADLINE_METRICS if best[k] == name)} rank {name} first"
         for name in winners
@@ -437,5 +453,13 @@ def disagreements(boards: dict[str, dict[str, Any]]) -> str:
     return (
         f"The metrics disagree: {'; '.join(parts)}. They measure different things: {METRIC_TITLES[first]} "
         f"rewards that {METRIC_MEANINGS[first]}, while {METRIC_TITLES[second]} rewards that "
-        f"{METRIC_MEANINGS[second]}."
+        f"{METRIC_MEANINGS[second]}.{tail}"
     )
+
+
+def _clear_winner(boards: dict[str, dict[str, Any]], key: str) -> str | None:
+    """The model best on `key` by more than the combined sd of it and the runner-up, else None."""
+    ranked = sorted(boards, key=lambda name: boards[name][key]["mean"], reverse=True)
+    top, runner_up = boards[ranked[0]][key], boards[ranked[1]][key]
+    margin = float(np.hypot(top["sd"], runner_up["sd"]))
+    return ranked[0] if top["mean"] - runner_up["mean"] > margin else None

@@ -20,10 +20,6 @@ from .latent import traversal_codes
 INTERPOLATION_MODES = ("linear", "spherical")
 
 
-def _on_device(model: BaseVAE, labels: LabelsLike | None) -> LabelsLike | None:
-    return labels.to(model.device) if isinstance(labels, Tensor) else labels
-
-
 @torch.inference_mode()
 def best_label(model: BaseVAE, x: Tensor) -> int:
     """The class under which a conditional model explains one image best (lowest negative ELBO)."""
@@ -37,7 +33,7 @@ def best_label(model: BaseVAE, x: Tensor) -> int:
 @torch.inference_mode()
 def encode(model: BaseVAE, x: Tensor, labels: LabelsLike | None = None) -> Tensor:
     """Images [B, C, H, W] -> deterministic codes [B, latent_dim] (posterior means; z for the WAE)."""
-    return model.embed(x.to(model.device), _on_device(model, labels)).float().cpu()
+    return model.embed(x.to(model.device), labels).float().cpu()
 
 
 @torch.inference_mode()
@@ -47,7 +43,7 @@ def decode(model: BaseVAE, codes: Tensor, labels: LabelsLike | None = None) -> T
     codes = codes.unsqueeze(0) if codes.dim() == 1 else codes
     if codes.shape[-1] != model.latent_dim:
         raise ValueError(f"this model has {model.latent_dim} latent dimensions; got a code of {codes.shape[-1]}")
-    return model.decode(codes.to(model.device), _on_device(model, labels)).float().cpu()
+    return model.decode(codes.to(model.device), labels).float().cpu()
 
 
 def reconstruct(model: BaseVAE, x: Tensor, labels: LabelsLike | None = None) -> Tensor:

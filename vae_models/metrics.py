@@ -98,7 +98,7 @@ def _importance_weighted_nll(
 ) -> Tensor:
     """-log (1/K Σ_k p(x|z_k) p(z_k) / q(z_k|x)), z_k ~ q(z|x), per image."""
     log_weights = []
-    dtype = next(model.parameters()).dtype
+    dtype = model.dtype
     for _ in range(samples):
         z = reparameterize(mu, log_var)
         # The decoder runs in its own dtype; the densities are summed in at least float32.
