@@ -533,9 +533,9 @@ def test_identical_reconstructions_do_not_break_in_the_page(ui: UI) -> None:
     thumbs.nth(4).click()
     first = ui.wait_image("Reconstruction")
     thumbs.nth(5).click()
-    ui.wait_image("Reconstruction", other_than=first)
+    between = ui.wait_image("Reconstruction", other_than=first)
     thumbs.nth(4).click()
-    again = ui.wait_image("Reconstruction")
+    again = ui.wait_image("Reconstruction", other_than=between)
     assert again != first and _picture(ui, again).tobytes() == _picture(ui, first).tobytes()
 
 
