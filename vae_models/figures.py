@@ -116,7 +116,7 @@ def mutual_information_heatmap(matrix: np.ndarray, factor_names: Sequence[str], 
             zmax=1,
             text=np.round(shares, 2),
             texttemplate="%{text}",
-            colorbar={"title": {"text": "I(z; v) / H(v)"}},
+            colorbar={"title": {"text": "I(z; v) / H(v)", "side": "right"}},  # on top it covered the 1 tick
         )
     )
     figure.update_layout(title="Mutual information: latent × factor", yaxis_autorange="reversed", height=420)
