@@ -16,7 +16,7 @@ from vae_models.catalog import Catalog
 from vae_models.data import DatasetUnavailableError, load_dataset
 from vae_models.images import to_pil
 
-DSPRITES_SCALES = {0: "small", 2: "medium", 5: "large"}  # of the six scale steps
+DSPRITES_SCALES = {0: "small", 2: "mid", 5: "large"}  # of six scale steps ("medium" was cut short)
 DSPRITES_CENTRE = 15.5  # posX and posY run over 32 steps: the sprites nearest the middle are shown
 
 

@@ -149,7 +149,7 @@ def test_a_model_switch_refreshes_reconstruct_and_interpolate_with_the_new_datas
     small = Catalog([catalog.info(n) for n in (CVAE, "betatc_vae-dsprites") if n in catalog.names])
     explorer = callbacks.Explorer(small, write_examples(small, tmp_path))
     captions = [caption for _, caption in explorer.example_gallery("betatc_vae-dsprites")]
-    assert captions[:3] == ["square · small", "square · medium", "square · large"] and len(captions) == 9
+    assert captions[:3] == ["square · small", "square · mid", "square · large"] and len(captions) == 9
     path, shown, recon, notes, compared, _, box, dataset = explorer.refresh_reconstruct(
         "betatc_vae-dsprites", None, None
     )
