@@ -40,8 +40,8 @@ AUTO_CLASS = "auto (best fit)"
 LIGHT_ON_DARK_DATASETS = ("digits", "dsprites", "mnist", "fashion_mnist")
 MAP_METHODS = ("PCA", "PCA 3-D", "t-SNE")
 MAP_KEYS = {"PCA": "pca2", "PCA 3-D": "pca3", "t-SNE": "tsne"}  # each method's entry in the latent cache
-# A fresh t-SNE of the 10,000 dSprites test codes took 93 s on a busy page; the page's recompute
-# takes a seeded subsample of 2,000 and half of openTSNE's 500 final iterations (README: measured time).
+# A fresh t-SNE of all 10,000 dSprites test codes ran far past what a visitor waits for; the page's
+# recompute takes a seeded subsample of 2,000 and half of openTSNE's 500 final iterations (README: its time).
 TSNE_MAX_POINTS, TSNE_PAGE_ITERATIONS = 2_000, 250
 ENCODE_BATCH = 256
 USER_ERRORS = (ImageInputError, ValueError, KeyError, ModelLoadError, DatasetUnavailableError)
