@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from train.card import summary_table
+from train.card import scoreboard_table, summary_table
 from train.config import TrainingConfig, load_config
 from vae_models import load_model
 from vae_models.checkpoint import load_latent_cache, write_json
@@ -97,6 +97,9 @@ def test_the_readme_table_is_the_shipped_metrics(monkeypatch):
     monkeypatch.chdir(ROOT)
     table = summary_table(sorted(Path("checkpoints").iterdir()))
     assert table in (ROOT / "README.md").read_text(encoding="utf-8")
+    scoreboard = scoreboard_table(sorted(Path("checkpoints").iterdir()))
+    assert scoreboard.count("\n") >= 3, "the shipped β-TCVAE and VAE on dSprites have scoreboards"
+    assert scoreboard in (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("name", NAMES)
