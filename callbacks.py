@@ -378,8 +378,8 @@ def scoreboard_table(infos: list[ModelInfo]) -> list[list[Any]]:
 SCOREBOARD_HEADERS = ["model", "recipe", *(METRIC_TITLES[key] for key in HEADLINE_METRICS)]
 
 
-class Explorer:
-    """The app's callbacks, over a catalog of models. Each one is a few lines: parse, compute, present."""
+class TabCallbacks:
+    """What every tab's callbacks share: the catalog, the examples, and the last error of a session."""
 
     def __init__(self, catalog: Catalog, examples: dict[str, list[Example]] | None = None) -> None:
         self.catalog = catalog
@@ -394,6 +394,10 @@ class Explorer:
         """The message of this session's last failed action, for the note beside its control."""
         message = ERRORS.take(getattr(request, "session_hash", None))
         return f"⚠️ **Error:** {message}" if message else ""  # an event cancelled by a newer one: nothing to say
+
+
+class ImageTabs(TabCallbacks):
+    """Reconstruct, Sample and Conditional: images in, images out."""
 
     # --- Reconstruct --------------------------------------------------------------------
 
@@ -486,6 +490,10 @@ class Explorer:
 
     def switch_to_conditional(self, name: str) -> dict:
         return gr.update(value=self.conditional_target(name) or name)
+
+
+class LatentTabs(TabCallbacks):
+    """Traverse and the latent map: codes, sliders and projections."""
 
     # --- Traverse -----------------------------------------------------------------------
 
@@ -602,6 +610,12 @@ class Explorer:
                 page_text.switched(name, "it has no latent cache, so there is no map yet: press **Recompute**."),
             )
         return colours, *self.latent_map(name, method, "label", None)
+
+
+class Explorer(ImageTabs, LatentTabs):
+    """The app's callbacks, over a catalog of models, grouped by tab in its bases; each is a few
+    lines: parse, compute, present. This class adds Interpolate, the Model card and the page's
+    updates when the model changes."""
 
     # --- Interpolate --------------------------------------------------------------------
 

@@ -127,12 +127,6 @@ class ModelInfo:
             return None
         return np.array(self.metrics["mutual_information"]), np.array(self.metrics["factor_entropy"])
 
-    def latent_label(self, dim: int) -> str:
-        """One line on what a latent is: "z3 · KL 1.23 · moves shape", or "· inactive"."""
-        if self.inactive[dim] or not self.dominant_factors:
-            return f"z{dim}{self._kl_text(dim)}" + (" · inactive" if self.inactive[dim] else "")
-        return f"z{dim}{self._kl_text(dim)} · moves {self.factor_names[self.dominant_factors[dim][0]]}"
-
     def latent_caption(self, dim: int) -> str:
         """What the page labels a latent with (sliders, traversal rows): its information (KL, or the
         code variance for the WAE, which has no KL) and the factors it moves, the top two when the
@@ -146,13 +140,13 @@ class ModelInfo:
         return f" · KL {self.metrics['kl_per_dim'][dim]:.2f}" if self.metrics.get("kl_per_dim") else ""
 
     def factors_moved(self, dim: int) -> list[str]:
-        """The factor a latent informs most, and the runner-up too when the top one holds less than
-        half of the latent's mutual information with all factors (a latent that mixes two)."""
+        """The factor a latent informs most, and the runner-up too when it holds at least half as much
+        (a latent that mixes two: β-TCVAE's z4 moves shape 0.33 and orientation 0.23). Both steps
+        measure information as a share of each factor's entropy, as `dominant_factors` ranks them."""
         if not self.dominant_factors:
             return []
-        top, _, runner_up, _ = self.dominant_factors[dim]
-        row = self.mutual_information[0][dim]
-        mixed = runner_up is not None and row[top] < 0.5 * row.sum()
+        top, top_share, runner_up, runner_up_share = self.dominant_factors[dim]
+        mixed = runner_up is not None and runner_up_share >= 0.5 * top_share
         return [self.factor_names[top]] + ([self.factor_names[runner_up]] if mixed else [])
 
     @property
