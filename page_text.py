@@ -138,7 +138,7 @@ def slider_note(info: ModelInfo) -> str:
     order = "KL" if info.information_name == "KL" else "code variance (this model has no KL)"
     return (
         f"Sliders are ordered by {order}, most informative first; *inactive* ones do nothing. "
-        "Labels name the factor a latent moves most (two when none holds half of it)."
+        "Labels name the factor a latent moves most (two when the runner-up moves at least half as much)."
     )
 
 

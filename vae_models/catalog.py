@@ -129,8 +129,8 @@ class ModelInfo:
 
     def latent_caption(self, dim: int) -> str:
         """What the page labels a latent with (sliders, traversal rows): its information (KL, or the
-        code variance for the WAE, which has no KL) and the factors it moves, the top two when the
-        top one holds less than half of what the latent tells about the factors ("shape & orientation")."""
+        code variance for the WAE, which has no KL) and the factors it moves: the top two when the
+        runner-up holds at least half the top one's share (`factors_moved`: "shape & orientation")."""
         variance = self.metrics.get("code_variance_per_dim")
         text = f"z{dim}" + (self._kl_text(dim) or (f" · var {variance[dim]:.2f}" if variance else ""))
         moved = " & ".join(self.factors_moved(dim))
