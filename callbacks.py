@@ -32,7 +32,7 @@ from vae_models.catalog import Catalog, ModelInfo
 from vae_models.data import DatasetUnavailableError, dsprites_factor_values, load_dataset
 from vae_models.disentanglement import HEADLINE_METRICS, METRIC_TITLES, disagreements, scoreboard_rows
 from vae_models.images import ImageInputError, label_rows, read_image, to_model_input, to_pil
-from vae_models.latent import pca_projection, subsample, traversal_codes, tsne_projection
+from vae_models.latent import pca_projection, subsample, traversal_codes, tsne_projection_in_steps
 
 MAX_SLIDERS = 16
 SLIDER_SPAN = 3.0
@@ -258,7 +258,7 @@ def encode_test_set(model: BaseVAE, info: ModelInfo) -> dict[str, np.ndarray]:
 def projection(codes: np.ndarray, method: str, progress: Callable[[float], None] | None = None) -> dict:
     """`method`'s projection of the codes, under its latent-cache keys."""
     if method == "t-SNE":
-        return {"tsne": tsne_projection(codes, progress=progress, iterations=TSNE_PAGE_ITERATIONS)}
+        return {"tsne": tsne_projection_in_steps(codes, progress=progress, iterations=TSNE_PAGE_ITERATIONS)}
     dims = 3 if method == "PCA 3-D" else 2
     coords, explained, _ = pca_projection(codes, dims)
     return {f"pca{dims}": coords, f"pca{dims}_explained": explained}

@@ -669,3 +669,14 @@ def test_a_blob_for_a_heart_overlaps_less_than_the_heart():
 
 def test_is_binary():
     assert is_binary(torch.tensor([0.0, 1.0, 1.0])) and not is_binary(torch.tensor([0.0, 0.5]))
+
+
+def test_the_cached_t_sne_is_open_tsne_s_default_fit():
+    # What `python -m train.evaluate` writes to the latent cache; the page's stepped version may differ.
+    from openTSNE import TSNE
+
+    from vae_models.latent import tsne_projection
+
+    codes = np.random.default_rng(0).normal(size=(200, 4))
+    expected = np.asarray(TSNE(perplexity=30.0, n_jobs=2, random_state=0, verbose=False).fit(codes))
+    assert np.array_equal(tsne_projection(codes), expected)

@@ -22,7 +22,7 @@ from vae_models import figures
 from vae_models.catalog import Catalog, read_info
 from vae_models.disentanglement import HEADLINE_METRICS
 from vae_models.images import label_rows
-from vae_models.latent import subsample, traversal_codes, tsne_projection
+from vae_models.latent import subsample, traversal_codes, tsne_projection_in_steps
 
 DSPRITES = ("betatc_vae-dsprites", "vanilla_vae-dsprites")
 
@@ -135,7 +135,7 @@ def test_traversal_rows_carry_their_labels():
 def test_tsne_reports_real_progress_and_the_page_subsamples(monkeypatch):
     seen: list[float] = []
     codes = np.random.default_rng(0).normal(size=(120, 4)).astype(np.float32)
-    embedding = tsne_projection(codes, progress=seen.append)
+    embedding = tsne_projection_in_steps(codes, progress=seen.append)
     assert embedding.shape == (120, 2) and np.isfinite(embedding).all()
     assert len(seen) == 15 and seen == sorted(seen) and seen[-1] == 1.0  # 750 iterations, 50 at a time
     assert len(subsample(10_000, 2_500)) == 2_500 and list(subsample(5, 10)) == list(range(5))

@@ -120,7 +120,7 @@ class ModelInfo:
         for a model evaluated on data with generative factors; None otherwise."""
         return self.metrics.get("disentanglement")
 
-    @property
+    @functools.cached_property
     def mutual_information(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The latent × factor mutual information [latents, factors] and each factor's entropy, in nats."""
         if "mutual_information" not in self.metrics or "factor_entropy" not in self.metrics:

@@ -21,25 +21,38 @@ def pca_projection(codes: np.ndarray, dims: int = 2) -> tuple[np.ndarray, np.nda
     return pca.transform(codes), pca.explained_variance_ratio_, pca
 
 
-TSNE_EXAGGERATION = (250, 12.0, 0.5)  # openTSNE's defaults: 250 iterations of early exaggeration 12 at momentum 0.5,
+TSNE_EXAGGERATION = (250, 12.0, 0.5)  # 250 iterations of early exaggeration 12 at momentum 0.5,
 TSNE_ITERATIONS, TSNE_MOMENTUM = 500, 0.8  # then 500 more at momentum 0.8
 TSNE_CHUNK = 50  # iterations between two progress reports
 
 
-def tsne_projection(
+def _perplexity(points: np.ndarray) -> float:
+    return float(min(30, max(2, (len(points) - 1) // 3)))
+
+
+def tsne_projection(codes: np.ndarray, seed: int = 0) -> np.ndarray:
+    """2-D t-SNE by openTSNE with its default settings: the map a checkpoint's latent cache holds."""
+    from openTSNE import TSNE
+
+    points = codes.astype(np.float64)
+    return np.asarray(TSNE(perplexity=_perplexity(points), n_jobs=2, random_state=seed, verbose=False).fit(points))
+
+
+def tsne_projection_in_steps(
     codes: np.ndarray,
     seed: int = 0,
     progress: Callable[[float], None] | None = None,
     iterations: int = TSNE_ITERATIONS,
 ) -> np.ndarray:
-    """2-D t-SNE by openTSNE (FFT-accelerated; it can also place new points on the map), with its
-    default settings (`iterations` after the exaggeration phase: fewer is faster and coarser), run in
-    chunks of 50 iterations so that `progress` (if given) hears the share done (0 to 1) as it goes.
-    openTSNE's own callbacks compute the KL divergence each time, which made a run several times slower."""
+    """A 2-D t-SNE run in chunks of 50 iterations, so that `progress` hears the share done (0 to 1)
+    as it goes (the page's Recompute); `iterations` after the exaggeration phase: fewer is faster and
+    coarser. openTSNE's own callbacks compute the KL divergence each time, which made a run several
+    times slower. Each chunk restarts the optimiser's momentum, so the map is close to, not equal to,
+    `tsne_projection`'s."""
     from openTSNE import TSNEEmbedding, affinity, initialization
 
     points = codes.astype(np.float64)
-    perplexity = float(min(30, max(2, (len(points) - 1) // 3)))
+    perplexity = _perplexity(points)
     affinities = affinity.PerplexityBasedNN(points, perplexity=perplexity, n_jobs=2, random_state=seed)
     start = initialization.pca(points, random_state=seed)
     learning_rate = max(len(points) / TSNE_EXAGGERATION[1], 50)  # openTSNE's "auto"
