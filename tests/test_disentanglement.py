@@ -206,3 +206,18 @@ def test_the_scoreboard_rows_and_the_sentence_on_where_the_metrics_disagree():
     # A gap within the seeds' spread names no winner.
     close = {"vae": board(mig=0.505), "tcvae": board(mig=0.5)}
     assert dis.disagreements(close).startswith("No metric is decisive.")
+
+
+def test_dci_of_several_draws_fitted_side_by_side_equals_each_draw_alone():
+    """The scoreboard fits every seed's classifiers in one pool, largest first: each draw's figures
+    must still be its own."""
+    rng = np.random.default_rng(5)
+    draws = []
+    for codes_of in (identity_codes, rotated_codes):
+        factors_train = rng.integers(0, FACTOR_SIZES, size=(300, 5))
+        factors_test = rng.integers(0, FACTOR_SIZES, size=(150, 5))
+        draws.append((codes_of(factors_train, rng), factors_train, codes_of(factors_test, rng), factors_test))
+    pooled = dis.dci_of_draws(draws, [7, 8], trees=10, n_jobs=2)
+    alone = [dis.dci(*draw, seed=seed, trees=10) for draw, seed in zip(draws, [7, 8], strict=True)]
+    assert pooled == alone
+    assert pooled[0]["dci_disentanglement"] > pooled[1]["dci_disentanglement"] + 0.2
