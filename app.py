@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import dataclasses
 import os
 import sys
 import tempfile
@@ -23,7 +24,17 @@ from typing import Any
 
 import gradio as gr
 
-from callbacks import AUTO_CLASS, MAP_METHODS, MAX_SLIDERS, SLIDER_SPAN, Explorer, default_model
+from callbacks import (
+    AUTO_CLASS,
+    MAP_METHODS,
+    MAX_MANIFOLD_STEPS,
+    MAX_SLIDERS,
+    PALETTE_CORNERS,
+    PLANE_BASES,
+    SLIDER_SPAN,
+    Explorer,
+    default_model,
+)
 from examples import write_examples
 from vae_models import resolve_device
 from vae_models.catalog import Catalog
@@ -46,6 +57,12 @@ CSS = """
 .scoreboard table { font-size: 12px; }  /* eight metric names side by side, unbroken, at 1400 px */
 """
 UI_ONLY = {"api_visibility": "undocumented"}
+# The page's own script: a click on the latent map decodes that point, and the URL follows the page.
+PAGE_JS = (Path(__file__).with_name("page.js")).read_text()
+# Before "Decode this point" runs: a click on the map (page.js keeps it) replaces the x and y fields.
+TAKE_MAP_CLICK = (
+    "(...args) => { const p = window.vaeTakeMapClick(); if (p) { args[2] = p[0]; args[3] = p[1]; } return args; }"
+)
 
 
 class Page:
@@ -54,6 +71,7 @@ class Page:
 
     def __init__(self, explorer: Explorer, demo: gr.Blocks, model: gr.Dropdown, class_choice: gr.Dropdown) -> None:
         self.explorer, self.demo, self.model, self.class_choice = explorer, demo, model, class_choice
+        self.tabs: gr.Tabs | None = None
         self.statuses: list[gr.Markdown] = []
         self.actions: list[Any] = []  # the events a switch of model cancels
 
@@ -97,14 +115,18 @@ def build_app(explorer: Explorer) -> gr.Blocks:
         with gr.Row():
             model = gr.Dropdown(choices, value=default_model(catalog), label="Model", scale=3)
             class_choice = _free_dropdown("Class (conditional VAE)", [AUTO_CLASS], scale=1, visible=False)
+        link_note = gr.Markdown(elem_classes="status", elem_id="link-note")
         page = Page(explorer, demo, model, class_choice)
-        with gr.Tabs():
+        with gr.Tabs() as page.tabs:
             upload, galleries = _reconstruct_tab(page)
             _sample_tab(page)
             _conditional_tab(page)
-            galleries.append(_traverse_tab(page, upload))
-            _latent_map_tab(page, upload)
+            traverse = _traverse_tab(page, upload)
+            galleries.append(traverse.gallery)
+            _latent_map_tab(page, upload, traverse)
             galleries.append(_interpolate_tab(page))
+            _arithmetic_tab(page, traverse)
+            _palette_tab(page)
             _model_card_tab(page)
         page.on_model(explorer.class_dropdown, [model], [class_choice])
         page.on_model(lambda name: [explorer.example_gallery(name)] * len(galleries), [model], galleries)
@@ -112,7 +134,24 @@ def build_app(explorer: Explorer) -> gr.Blocks:
         ready = gr.Textbox(visible="hidden", elem_id="model-ready", label="model shown")
         page.on_model(lambda name: name, [model], [ready])
         page.cancel_actions_on_switch()
+        _shared_links(page, traverse, ready, link_note)
+        for tab in page.tabs.children:  # the URL follows the tab shown (page.js)
+            tab.select(None, None, None, js=f"() => window.vaeShare({{tab: {tab.id!r}}})", queue=False)
     return demo
+
+
+def _shared_links(page: Page, traverse: TraverseParts, ready: gr.Textbox, note: gr.Markdown) -> None:
+    """A link carries the model, the tab and the Traverse code (page.js writes them into the URL as
+    they change); opening it restores them, the code once its model is shown."""
+    pending = gr.State(None)
+    opened = [page.model, page.tabs, pending, note]
+    page.demo.load(page.explorer.open_shared, None, opened, queue=False, **UI_ONLY)
+    outputs = [*traverse.start_outputs, pending, note]
+    ready.change(page.explorer.apply_shared_code, [page.model, pending, page.class_choice], outputs, **UI_ONLY)
+    share_model = {"fn": None, "inputs": [page.model], "js": "(m) => window.vaeShare({model: m})", "queue": False}
+    page.demo.load(**share_model)
+    page.model.change(**share_model)
+    traverse.code.change(None, [traverse.code], None, js="(c) => window.vaeShare({code: c})", queue=False)
 
 
 def _free_dropdown(label: str, choices: list[str] = (), **kwargs: Any) -> gr.Dropdown:
@@ -122,8 +161,15 @@ def _free_dropdown(label: str, choices: list[str] = (), **kwargs: Any) -> gr.Dro
     return gr.Dropdown(choices, value=choices[0] if choices else None, label=label, allow_custom_value=True, **kwargs)
 
 
-def _image(label: str) -> gr.Image:
-    return gr.Image(label=label, type="pil", format="png", interactive=False, elem_classes="grid-image")
+def _image(label: str, **kwargs: Any) -> gr.Image:
+    return gr.Image(label=label, type="pil", format="png", interactive=False, elem_classes="grid-image", **kwargs)
+
+
+def _animation(label: str) -> gr.Image:
+    """An animated GIF, played in the page, with a download button."""
+    return gr.Image(
+        label=label, type="filepath", interactive=False, buttons=["download"], height=200, elem_classes="grid-image"
+    )
 
 
 def _examples(label: str) -> gr.Gallery:
@@ -218,7 +264,17 @@ def _conditional_tab(page: Page) -> None:
     switch.click(explorer.switch_to_conditional, [page.model], [page.model], **UI_ONLY)
 
 
-def _traverse_tab(page: Page, upload: gr.File) -> gr.Gallery:
+@dataclasses.dataclass
+class TraverseParts:
+    """What other tabs use of the Traverse tab: its gallery, its current code, and the outputs that
+    set its start point (code, its line, label, decoded image, sliders)."""
+
+    gallery: gr.Gallery
+    code: gr.JSON
+    start_outputs: list
+
+
+def _traverse_tab(page: Page, upload: gr.File) -> TraverseParts:
     explorer, model, class_choice = page.explorer, page.model, page.class_choice
     with gr.Tab("Traverse", id="traverse"):
         with gr.Row():
@@ -244,6 +300,10 @@ def _traverse_tab(page: Page, upload: gr.File) -> gr.Gallery:
             traverse = gr.Button("Traversal grid", variant="primary")
         gr.Markdown("Each row of the grid sweeps one latent over ±span around the sliders' values (the middle column).")
         grid = _image("Traversal grid")
+        with gr.Row():
+            latent = _free_dropdown("Animate one latent (its row of the grid)", scale=2)
+            animate = gr.Button("Animate (GIF)", scale=1)
+            animated = _animation("Animation")
         decode = gr.Button(visible=False)
     start_outputs = [code, code_line, start_label, decoded, *sliders]
     moved = set_start.click(
@@ -264,25 +324,124 @@ def _traverse_tab(page: Page, upload: gr.File) -> gr.Gallery:
     decode.click(explorer.decode, [model, code, class_choice], [decoded], api_name="decode")
     swept = traverse.click(explorer.traverse, [model, code, steps, span, class_choice], [grid], api_name="traverse")
     page.report(swept, status)
-    return gallery
+    gif_inputs = [model, code, latent, steps, span, class_choice]
+    gif = animate.click(explorer.animate_traversal, gif_inputs, [animated], api_name="animate_traversal")
+    page.report(gif, status)
+    page.on_model(explorer.animation_latents, [model], [latent, animated])
+    return TraverseParts(gallery, code, start_outputs)
 
 
-def _latent_map_tab(page: Page, upload: gr.File) -> None:
-    explorer = page.explorer
+def _latent_map_tab(page: Page, upload: gr.File, traverse: TraverseParts) -> None:
+    explorer, model, class_choice = page.explorer, page.model, page.class_choice
     with gr.Tab("Latent map", id="latent-map"):
         with gr.Row():
             method = gr.Radio(list(MAP_METHODS), value="PCA", label="Projection")
             colour_by = _free_dropdown("Colour by", ["label"])
             show = gr.Button("Show map", variant="primary")
             recompute = gr.Button("Recompute")
-        gr.Markdown("The image uploaded on the *Reconstruct* tab appears as a red star.")
+        gr.Markdown(
+            "**Click anywhere on a 2-D map** to decode that point. The image uploaded on the *Reconstruct* tab "
+            "appears as a red star."
+        )
         status = page.status()
-        plot = gr.Plot(label="Latent space")
-        info = gr.Markdown()
-    inputs = [page.model, method, colour_by, upload]
+        with gr.Row():
+            with gr.Column(scale=3):
+                plot = gr.Plot(label="Latent space", elem_id="latent-map-plot")
+                info = gr.Markdown()
+            with gr.Column(scale=1, min_width=260):
+                point_image = _image("Decoded point")
+                point_note = gr.Markdown()
+                with gr.Row():
+                    x, y = gr.Number(0.0, label="x", elem_id="map-x"), gr.Number(0.0, label="y", elem_id="map-y")
+                base = gr.Radio(list(PLANE_BASES), value=PLANE_BASES[0], label="Other components (PCA map)")
+                decode = gr.Button("Decode this point", elem_id="map-decode")
+                point_code = gr.JSON(label="Its code (z)", elem_id="point-code")
+                to_traverse = gr.Button("Start Traverse here")
+        with gr.Row():
+            steps = gr.Slider(2, MAX_MANIFOLD_STEPS, value=16, step=1, label="Manifold: images per side")
+            extent = gr.Slider(0.5, 4, value=2, step=0.5, label="Extent (± sd of the map's points)")
+            show_manifold = gr.Button("Manifold view")
+        manifold = _image(
+            "Manifold: the PCA plane decoded (centre: the mean code; up and right as on the map)",
+            height=720,  # 16 × 16 digits at the page's 8× scale would be over 1,000 px tall
+        )
+    inputs = [model, method, colour_by, upload]
     page.report(show.click(explorer.latent_map, inputs, [plot, info], api_name="latent_map"), status)
     page.report(recompute.click(explorer.recompute_map, inputs, [plot, info], api_name="recompute_map"), status)
-    page.on_model(explorer.reset_map, [page.model, method], [colour_by, plot, info])
+    page.on_model(explorer.reset_map, [model, method], [colour_by, plot, info])
+    point_inputs = [model, method, x, y, base, traverse.code, class_choice]
+    point_outputs = [point_image, point_code, point_note, x, y]
+    clicked = decode.click(
+        explorer.decode_point, point_inputs, point_outputs, api_name="decode_point", js=TAKE_MAP_CLICK
+    )
+    page.report(clicked, status)
+    started = to_traverse.click(explorer.start_from_point, [model, point_code, class_choice], traverse.start_outputs)
+    page.report(started.success(lambda: gr.Tabs(selected="traverse"), None, [page.tabs], **UI_ONLY), status)
+    manifold_inputs = [model, steps, extent, base, traverse.code, class_choice]
+    page.report(show_manifold.click(explorer.manifold, manifold_inputs, [manifold], api_name="manifold"), status)
+    page.on_model(explorer.reset_point, [model], [point_image, point_code, point_note, manifold])
+
+
+def _arithmetic_tab(page: Page, traverse: TraverseParts) -> None:
+    explorer, model = page.explorer, page.model
+    with gr.Tab("Arithmetic", id="arithmetic"):
+        gr.Markdown(
+            "Push the **Traverse tab's current code** (set it from an example, an upload or a map point, then the "
+            "sliders) along a direction learnt from the test codes."
+        )
+        linearity = gr.Markdown()
+        with gr.Row():
+            direction = _free_dropdown("Direction")
+            class_from, class_to = _free_dropdown("From class"), _free_dropdown("To class")
+        with gr.Row():
+            strength = gr.Slider(-3, 3, value=1, step=0.25, label="Strength (factor sd, or × the class difference)")
+            steps = gr.Slider(2, 16, value=8, step=1, label="Steps")
+            apply = gr.Button("Apply", variant="primary")
+        status = page.status()
+        row = _image("From the current code (left) to full strength (right)")
+        with gr.Row():
+            animated = _animation("Animation")
+            with gr.Column(scale=3):
+                note = gr.Markdown()
+    inputs = [model, traverse.code, direction, class_from, class_to, strength, steps, page.class_choice]
+    applied = gr.on(
+        [apply.click, strength.release], explorer.arithmetic, inputs, [row, note, animated], api_name="arithmetic"
+    )
+    page.report(applied, status)
+    outputs = [direction, class_from, class_to, linearity, row, animated, note]
+    page.on_model(explorer.reset_arithmetic, [model], outputs)
+
+
+def _palette_tab(page: Page) -> None:
+    explorer, model = page.explorer, page.model
+    with gr.Tab("Palette", id="palette"):
+        gr.Markdown(
+            "Four corners blended in latent space: each image decodes a code between them, blended bilinearly "
+            "or along great circles."
+        )
+        source = gr.Radio(["classes", "images"], value="classes", label="Corners")
+        with gr.Row() as class_row:
+            classes = [_free_dropdown(f"Class, {corner}") for corner in PALETTE_CORNERS]
+        with gr.Row(visible=False) as image_row:
+            images = [
+                gr.File(label=f"Image, {corner}", file_types=IMAGE_TYPES, type="filepath") for corner in PALETTE_CORNERS
+            ]
+        with gr.Row():
+            steps = gr.Slider(2, 16, value=7, step=1, label="Images per side")
+            mode = gr.Radio(["linear", "spherical"], value="linear", label="Blend")
+            button = gr.Button("Blend the corners", variant="primary")
+        status = page.status()
+        grid = _image("Palette")
+        notes = gr.Markdown(elem_classes="status")
+    source.change(
+        lambda s: (gr.Row(visible=s == "classes"), gr.Row(visible=s == "images")),
+        [source],
+        [class_row, image_row],
+        **UI_ONLY,
+    )
+    inputs = [model, source, steps, mode, *classes, *images]
+    page.report(button.click(explorer.palette, inputs, [grid, notes], api_name="palette"), status)
+    page.on_model(explorer.reset_palette, [model], [*classes, grid, notes])
 
 
 def interpolate_inputs(source: str) -> tuple[gr.Column, gr.Column]:
@@ -305,17 +464,25 @@ def _interpolate_tab(page: Page) -> gr.Gallery:
         with gr.Row():
             steps = gr.Slider(3, 16, value=8, step=1, label="Steps")
             mode = gr.Radio(["linear", "spherical"], value="linear", label="Path")
-        button = gr.Button("Interpolate", variant="primary")
+        with gr.Row():
+            button = gr.Button("Interpolate", variant="primary")
+            animate = gr.Button("Animate (GIF)")
         status = page.status()
         row = _image("From A to B")
-        notes = gr.Markdown(elem_classes="status")
+        with gr.Row():
+            animated = _animation("Animation")
+            with gr.Column(scale=3):
+                notes = gr.Markdown(elem_classes="status")
         shown = gr.State(None)  # the dataset of the two images shown
     source.change(interpolate_inputs, [source], [images, classes], **UI_ONLY)
     gallery.select(explorer.interpolate_example, [model, target], [image_a, image_b, target], **UI_ONLY)
     inputs = [model, source, image_a, image_b, class_a, class_b, steps, mode]
     page.report(button.click(explorer.interpolate, inputs, [row, notes], api_name="interpolate"), status)
+    gif = animate.click(explorer.animate_interpolation, inputs, [animated], api_name="animate_interpolation")
+    page.report(gif, status)
     ends = [image_a, image_b]
     page.on_model(explorer.reset_interpolate, [model, *ends, shown], [class_a, class_b, *ends, row, notes, shown])
+    page.on_model(lambda _: None, [model], [animated])
     return gallery
 
 
@@ -414,6 +581,7 @@ def main(argv: list[str] | None = None) -> None:
         share=args.share,
         max_file_size=MAX_FILE_BYTES,
         css=CSS,
+        js=PAGE_JS,
     )
 
 

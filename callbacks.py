@@ -13,10 +13,14 @@ to an upload are returned as notes, which the page lists under the model's view 
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
+import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -28,8 +32,19 @@ from PIL import Image
 import page_text
 from examples import Example
 from vae_models import BaseVAE, ModelLoadError, explore, figures
+from vae_models.animation import gif_bytes
+from vae_models.cartography import (
+    Direction,
+    MapInverse,
+    class_direction,
+    direction_sweep,
+    factor_directions,
+    manifold_codes,
+    palette_codes,
+)
 from vae_models.catalog import Catalog, ModelInfo
 from vae_models.data import DatasetUnavailableError, dsprites_factor_values, load_dataset
+from vae_models.data.dsprites import DSPRITES_FACTOR_MOVES
 from vae_models.disentanglement import HEADLINE_METRICS, METRIC_TITLES, disagreements, scoreboard_rows
 from vae_models.images import ImageInputError, label_rows, read_image, to_model_input, to_pil
 from vae_models.latent import pca_projection, subsample, traversal_codes, tsne_projection_in_steps
@@ -44,6 +59,7 @@ MAP_KEYS = {"PCA": "pca2", "PCA 3-D": "pca3", "t-SNE": "tsne"}  # each method's 
 # recompute takes a seeded subsample of 2,000 and half of openTSNE's 500 final iterations (README: its time).
 TSNE_MAX_POINTS, TSNE_PAGE_ITERATIONS = 2_000, 250
 ENCODE_BATCH = 256
+MAX_MANIFOLD_STEPS = 24
 USER_ERRORS = (ImageInputError, ValueError, KeyError, ModelLoadError, DatasetUnavailableError)
 DEFAULT_DATASET = "digits"  # the page opens on this dataset's best model (lowest sample FD)
 
@@ -210,6 +226,15 @@ def start_point(info: ModelInfo, start: list[float] | None) -> torch.Tensor:
 def slider_labels(info: ModelInfo) -> list[str]:
     """Every latent's label, in slider order (most informative first)."""
     return [info.latent_caption(dim) for dim in info.latent_order]
+
+
+def latent_index(info: ModelInfo, latent: str | None) -> int:
+    """A latent named as its slider is ("z3 · KL 1.20") or by its name alone ("z3") -> its index."""
+    labels = slider_labels(info)
+    names = [label.split(" · ")[0] for label in labels]
+    if latent not in labels and latent not in names:
+        raise ValueError(f"pick the latent to animate from {names} (or their slider labels)")
+    return info.latent_order[labels.index(latent) if latent in labels else names.index(latent)]
 
 
 def slider_updates(info: ModelInfo, start: list[float] | None = None) -> list[gr.Slider]:
@@ -384,6 +409,8 @@ class TabCallbacks:
     def __init__(self, catalog: Catalog, examples: dict[str, list[Example]] | None = None) -> None:
         self.catalog = catalog
         self.examples = examples or {}
+        self.map_inverses: dict[tuple[str, str], MapInverse] = {}  # made on first use: a PCA fit each
+        self.direction_cache: dict[str, dict[str, Direction]] = {}
 
     def resolve(self, name: str) -> tuple[BaseVAE, ModelInfo]:
         """The model called `name`, loaded, and what is known about it."""
@@ -394,6 +421,21 @@ class TabCallbacks:
         """The message of this session's last failed action, for the note beside its control."""
         message = ERRORS.take(getattr(request, "session_hash", None))
         return f"⚠️ **Error:** {message}" if message else ""  # an event cancelled by a newer one: nothing to say
+
+    def _class_end(self, model: BaseVAE, info: ModelInfo, choice: str | None) -> tuple[torch.Tensor, int | None]:
+        """A class as an end point: the zero code for the conditional VAE (its label says which class),
+        else the class's mean test code."""
+        if choice not in info.class_names:
+            raise ValueError(f"pick a class from {info.class_names}")
+        index = info.class_names.index(choice)
+        if model.is_conditional:
+            return torch.zeros(info.latent_dim), index
+        latents = self.catalog.latents(info.name)
+        if latents is None:
+            raise ValueError(
+                f"{info.name} has no latent cache, so class centres are unknown; interpolate images instead"
+            )
+        return torch.from_numpy(latents["codes"][latents["labels"] == index].mean(0)), None
 
 
 class ImageTabs(TabCallbacks):
@@ -612,7 +654,343 @@ class LatentTabs(TabCallbacks):
         return colours, *self.latent_map(name, method, "label", None)
 
 
-class Explorer(ImageTabs, LatentTabs):
+# --- Cartography: points on the map, the manifold, arithmetic, palettes and animations -------------
+
+PLANE_BASES = ("data mean", "Traverse start")  # where a PCA map's off-plane components come from
+BETWEEN_CLASSES = "between classes (From → To)"
+WEAK_R_SQUARED = 0.1  # below this, a factor is hardly encoded linearly: its direction is close to aimless
+PALETTE_CORNERS = ("top left", "top right", "bottom left", "bottom right")
+GIF_DIR = Path(tempfile.gettempdir()) / "vae-explorer-animations"
+GIF_MAX_AGE_S = 3600
+
+
+def map_inverse(latents: dict, method: str) -> MapInverse:
+    """What turns a location on `method`'s map of these latents back into a code."""
+    if method not in ("PCA", "t-SNE"):
+        raise ValueError(f"a click decodes on the 2-D maps (PCA or t-SNE), not on {method!r}")
+    key = MAP_KEYS[method]
+    pca = pca_projection(latents["codes"], 2)[2] if key == "pca2" else None
+    return MapInverse(latents[key], latents["codes"], pca)
+
+
+def plane_base(inverse: MapInverse, base: str, start: list[float] | None, info: ModelInfo) -> np.ndarray:
+    """The code whose off-plane components a PCA map's point takes: the data mean or the Traverse start."""
+    if base not in PLANE_BASES:
+        raise ValueError(f"the off-plane components come from one of {PLANE_BASES}, got {base!r}")
+    if base == "Traverse start":
+        return start_point(info, start).numpy().astype(np.float64)
+    return inverse.pca.mean_ if inverse.pca is not None else inverse.codes.mean(0)
+
+
+def model_directions(info: ModelInfo, latents: dict) -> dict[str, Direction]:
+    """Each ordered factor's direction, learnt from the test codes: "move right (posX)"..."""
+    if "factors" not in latents:
+        return {}
+    moves = {
+        k: f"{DSPRITES_FACTOR_MOVES[n]} ({n})" for k, n in enumerate(info.factor_names) if n in DSPRITES_FACTOR_MOVES
+    }
+    return factor_directions(latents["codes"], latents["factors"], moves)
+
+
+def gif_file(data: bytes) -> str:
+    """The GIF written to a file of its own (gradio serves files), dropping those over an hour old."""
+    GIF_DIR.mkdir(exist_ok=True)
+    now = time.time()
+    for old in GIF_DIR.glob("*.gif"):
+        with contextlib.suppress(OSError):  # another request may be removing it too
+            if now - old.stat().st_mtime > GIF_MAX_AGE_S:
+                old.unlink()
+    path = GIF_DIR / f"{uuid.uuid4().hex}.gif"
+    path.write_bytes(data)
+    return str(path)
+
+
+def animation(frames: torch.Tensor) -> str:
+    """A looping GIF, one frame per image, enlarged to about 128 px (a bar under each frame shows
+    where in the sweep it lies)."""
+    scale = max(1, 128 // frames.shape[-1])
+    return gif_file(gif_bytes(frames, scale=scale))
+
+
+class CartographyTabs(TabCallbacks):
+    """Click-to-decode and the manifold (Latent map), arithmetic, palettes and animations."""
+
+    # --- the map as an instrument -------------------------------------------------------
+
+    @user_errors
+    def decode_point(
+        self,
+        name: str,
+        method: str = "PCA",
+        x: float = 0.0,
+        y: float = 0.0,
+        base: str = "data mean",
+        start: list[float] | None = None,
+        class_choice: str = AUTO_CLASS,
+    ) -> tuple[Image.Image, list[float], str, float, float]:
+        """The map location (x, y) decoded: the image, its code, how it was found, and the point
+        (moved inside the map if it lay outside)."""
+        model, info = self.resolve(name)
+        inverse = self.map_inverse(name, method)
+        base_code = plane_base(inverse, base, start, info)
+        code, notes = inverse.code_at((float(x), float(y)), base_code)
+        point = inverse.pca.transform(code[None])[0] if inverse.pca is not None else (x, y)
+        labels = class_labels(model, info, class_choice)
+        image = display(explore.decode(model, torch.from_numpy(code).float(), labels))
+        if labels is not None:
+            notes.append(f"decoded as class {info.class_names[labels]} (the Class control at the top picks another)")
+        text = page_text.point_text(method, base, notes)
+        return image, code.tolist(), text, float(point[0]), float(point[1])
+
+    def map_inverse(self, name: str, method: str) -> MapInverse:
+        """The cached map's inverse, made once per model and method."""
+        key = (name, method)
+        if key not in self.map_inverses:
+            latents = self.catalog.latents(name)
+            if latents is None:
+                raise ValueError(f"{name} has no latent cache, so its map has no points to decode from")
+            self.map_inverses[key] = map_inverse(latents, method)
+        return self.map_inverses[key]
+
+    @user_errors
+    def manifold(
+        self,
+        name: str,
+        steps: int = 16,
+        extent: float = 2.0,
+        base: str = "data mean",
+        start: list[float] | None = None,
+        class_choice: str = AUTO_CLASS,
+    ) -> Image.Image:
+        """Kingma & Welling's manifold for any latent size: a steps × steps grid decoded over the PCA
+        plane, ±extent standard deviations of the map's points along each axis, top row at the top."""
+        model, info = self.resolve(name)
+        if not 2 <= int(steps) <= MAX_MANIFOLD_STEPS or not 0 < float(extent) <= 5:
+            raise ValueError(f"the manifold needs 2 to {MAX_MANIFOLD_STEPS} steps and an extent in (0, 5] sd")
+        inverse = self.map_inverse(name, "PCA")
+        half = float(extent) * inverse.coords.std(0)
+        box = (-half[0], half[0], -half[1], half[1])
+        codes = manifold_codes(inverse.pca, plane_base(inverse, base, start, info), box, int(steps))
+        labels = class_labels(model, info, class_choice)
+        return display(explore.decode(model, torch.from_numpy(codes).float(), labels), nrow=int(steps))
+
+    @user_errors
+    def start_from_point(self, name: str, code: list[float] | None, class_choice: str) -> list:
+        """The decoded map point becomes the Traverse tab's start (its outputs, in that tab's order)."""
+        model, info = self.resolve(name)
+        if not code:
+            raise ValueError("click a point on the map first: its code becomes the start")
+        start = start_point(info, code)
+        labels = class_labels(model, info, class_choice)
+        image = display(explore.decode(model, start, labels))
+        return [start.tolist(), page_text.code_text(start.tolist()), labels, image, *slider_updates(info, code)]
+
+    # --- latent arithmetic --------------------------------------------------------------
+
+    def directions(self, name: str) -> dict[str, Direction]:
+        if name not in self.direction_cache:
+            latents = self.catalog.latents(name)
+            self.direction_cache[name] = model_directions(self.catalog.info(name), latents) if latents else {}
+        return self.direction_cache[name]
+
+    @user_errors
+    def arithmetic(
+        self,
+        name: str,
+        code: list[float] | None = None,
+        direction: str = BETWEEN_CLASSES,
+        class_from: str | None = None,
+        class_to: str | None = None,
+        strength: float = 1.0,
+        steps: int = 8,
+        class_choice: str = AUTO_CLASS,
+    ) -> tuple[Image.Image, str, str]:
+        """`code` pushed along a direction, from strength 0 to `strength` in `steps`: the row, a note
+        (with the direction's R² when it comes from a factor) and the row as a GIF."""
+        model, info = self.resolve(name)
+        if not 2 <= int(steps) <= 32 or not abs(float(strength)) <= 5:
+            raise ValueError("arithmetic takes 2 to 32 steps and a strength within ±5")
+        start = start_point(info, code)
+        if model.is_conditional and direction == BETWEEN_CLASSES:
+            frames, note = self._relabel(model, info, start, class_from, class_to, int(steps))
+        else:
+            chosen = self._direction(info, direction, class_from, class_to)
+            codes = direction_sweep(start, chosen, float(strength), int(steps))
+            frames = explore.decode(model, codes, class_labels(model, info, class_choice))
+            note = page_text.direction_note(chosen, float(strength), WEAK_R_SQUARED)
+        return display(frames, nrow=int(steps)), note, animation(frames)
+
+    def _relabel(
+        self,
+        model: BaseVAE,
+        info: ModelInfo,
+        code: torch.Tensor,
+        class_from: str | None,
+        class_to: str | None,
+        steps: int,
+    ) -> tuple[torch.Tensor, str]:
+        """The conditional VAE keeps the class in its label, not its code: the same code (the style)
+        decoded with a label blended from one class's one-hot vector to the other's."""
+        source, target = (class_index(info.class_names, c) for c in (class_from, class_to))
+        if source is None or target is None:
+            raise ValueError(f"pick the From and To classes from {info.class_names}")
+        ends = torch.eye(len(info.class_names))[[source, target]]
+        labels = torch.lerp(ends[0], ends[1], torch.linspace(0, 1, steps)[:, None])
+        frames = explore.decode(model, code.expand(steps, -1), labels)
+        return frames, page_text.relabel_note(info.class_names[source], info.class_names[target])
+
+    def _direction(self, info: ModelInfo, direction: str, class_from: str | None, class_to: str | None) -> Direction:
+        if direction != BETWEEN_CLASSES:
+            known = self.directions(info.name)
+            if direction not in known:
+                raise ValueError(
+                    f"{info.name} has no direction {direction!r}; choose from {self.direction_names(info.name)}"
+                )
+            return known[direction]
+        latents = self.catalog.latents(info.name)
+        if latents is None:
+            raise ValueError(f"{info.name} has no latent cache, so its class means are unknown")
+        source, target = (class_index(info.class_names, c) for c in (class_from, class_to))
+        if source is None or target is None:
+            raise ValueError(f"pick the From and To classes from {info.class_names}")
+        name = f"{info.class_names[source]} → {info.class_names[target]}"
+        return class_direction(latents["codes"], latents["labels"], source, target, name)
+
+    def direction_names(self, name: str) -> list[str]:
+        return [*self.directions(name), BETWEEN_CLASSES]
+
+    def reset_arithmetic(self, name: str) -> tuple[Any, ...]:
+        """After a model switch: its directions, its classes (From and To differ), how linearly each
+        factor is encoded, and no stale row."""
+        info = self.catalog.info(name)
+        names, classes = self.direction_names(name), info.class_names
+        return (
+            gr.Dropdown(names, value=names[0]),
+            gr.Dropdown(classes, value=classes[0]),
+            gr.Dropdown(classes, value=classes[min(1, len(classes) - 1)]),
+            page_text.linearity_text(self.directions(name), WEAK_R_SQUARED),
+            None,
+            None,
+            page_text.switched(
+                name, "set a start on the Traverse tab (or click the map), pick a direction, press **Apply**."
+            ),
+        )
+
+    # --- palettes -----------------------------------------------------------------------
+
+    @user_errors
+    def palette(
+        self,
+        name: str,
+        source: str = "classes",
+        steps: int = 7,
+        mode: str = "linear",
+        *corners: str | None,
+    ) -> tuple[Image.Image, str]:
+        """An steps × steps grid blending four corners in latent space. `corners` are the four classes
+        (top left, top right, bottom left, bottom right), then the four image paths; `source` says
+        which four are used."""
+        model, info = self.resolve(name)
+        if len(corners) not in (4, 8):
+            raise ValueError(f"a palette takes four classes and four images ({', '.join(PALETTE_CORNERS)})")
+        if not 2 <= int(steps) <= 16:
+            raise ValueError("a palette takes 2 to 16 steps per side")
+        chosen = list(corners[:4] if source == "classes" else corners[4:8])
+        codes, labels, notes = self._corner_codes(model, info, source, chosen)
+        grid = palette_codes(torch.stack(codes), int(steps), mode)
+        # The conditional VAE's corners also differ in their labels: those blend bilinearly too.
+        blended = palette_codes(torch.eye(len(info.class_names))[labels], int(steps)) if model.is_conditional else None
+        return display(explore.decode(model, grid, blended), nrow=int(steps)), notes_text(notes)
+
+    def reset_palette(self, name: str) -> tuple[Any, ...]:
+        """After a model switch: four different classes at the corners (as far as there are), no stale grid."""
+        names = self.catalog.info(name).class_names
+        corners = [gr.Dropdown(names, value=names[i % len(names)]) for i in (0, 1, 2, 3)]
+        return (*corners, None, page_text.switched(name, "pick four corners and press **Blend the corners**."))
+
+    def _corner_codes(
+        self, model: BaseVAE, info: ModelInfo, source: str, corners: list[str | None]
+    ) -> tuple[list[torch.Tensor], list[int | None], list[str]]:
+        if source not in ("images", "classes"):
+            raise ValueError(f"palette corners are 'images' or 'classes', got {source!r}")
+        empty = [where for where, corner in zip(PALETTE_CORNERS, corners, strict=True) if not corner]
+        if empty:
+            raise ValueError(
+                f"the {' and '.join(empty)} corner{'s are' if len(empty) > 1 else ' is'} empty: "
+                f"give all four corners {'an image' if source == 'images' else 'a class'}"
+            )
+        if source == "classes":
+            ends = [self._class_end(model, info, corner) for corner in corners]
+            return [e[0] for e in ends], [e[1] for e in ends], []
+        encoded = [encode_upload(model, info, corner) for corner in corners]
+        return [e[0] for e in encoded], [e[1] for e in encoded], [n for e in encoded for n in e[2]]
+
+    def reset_point(self, name: str) -> tuple[Any, ...]:
+        """After a model switch: no decoded point or manifold of the previous model."""
+        return None, None, page_text.switched(name, "click a point on a 2-D map."), None
+
+    # --- animations ---------------------------------------------------------------------
+
+    def animation_latents(self, name: str) -> tuple[gr.Dropdown, None]:
+        """The latents a traversal can animate (slider order), and no stale animation."""
+        labels = slider_labels(self.catalog.info(name))
+        return gr.Dropdown(labels, value=labels[0]), None
+
+    @user_errors
+    def animate_traversal(
+        self,
+        name: str,
+        code: list[float] | None = None,
+        latent: str | None = None,
+        steps: int = 9,
+        span: float = SLIDER_SPAN,
+        class_choice: str = AUTO_CLASS,
+    ) -> str:
+        """One latent swept over ±span around `code` (the Traverse grid's row for it), as a GIF."""
+        model, info = self.resolve(name)
+        dim = latent_index(info, latent)
+        codes = traversal_codes(start_point(info, code), [dim], int(steps), float(span), around_start=True)
+        return animation(explore.decode(model, codes, class_labels(model, info, class_choice)))
+
+
+# --- shared links: the model, the tab and the code in the page's URL --------------------------------
+
+TAB_IDS = (
+    "reconstruct",
+    "sample",
+    "conditional",
+    "traverse",
+    "latent-map",
+    "interpolate",
+    "arithmetic",
+    "palette",
+    "model-card",
+)
+
+
+def shared_state(
+    params: dict[str, str], names: list[str], default: str | None
+) -> tuple[str | None, str | None, list[float] | None, list[str]]:
+    """A link's model, tab and code, checked: what is wrong falls back to the default, with a note."""
+    notes = []
+    model = params.get("model") or default
+    if model not in names:
+        notes.append(f"the link's model {model!r} is not on this server, so the page shows {default}")
+        model = default
+    tab = params.get("tab")
+    if tab and tab not in TAB_IDS:
+        notes.append(f"the link's tab {tab!r} does not exist; tabs are {', '.join(TAB_IDS)}")
+        tab = None
+    code = None
+    if params.get("code"):
+        try:
+            code = [float(v) for v in params["code"].split(",")]
+        except ValueError:
+            notes.append("the link's code is not a comma-separated list of numbers, so the start is zero")
+    return model, tab, code, notes
+
+
+class Explorer(ImageTabs, LatentTabs, CartographyTabs):
     """The app's callbacks, over a catalog of models, grouped by tab in its bases; each is a few
     lines: parse, compute, present. This class adds Interpolate, the Model card and the page's
     updates when the model changes."""
@@ -632,31 +1010,36 @@ class Explorer(ImageTabs, LatentTabs):
         mode: str = "linear",
     ) -> tuple[Image.Image, str]:
         """The row of decoded in-betweens, and the conversions made to the two images."""
+        row, notes = self._interpolation(name, source, (path_a, path_b), (class_a, class_b), int(steps), mode)
+        return display(row, nrow=int(steps)), notes_text(notes)
+
+    @user_errors
+    def animate_interpolation(
+        self,
+        name: str,
+        source: str = "images",
+        path_a: str | None = None,
+        path_b: str | None = None,
+        class_a: str | None = None,
+        class_b: str | None = None,
+        steps: int = 8,
+        mode: str = "linear",
+    ) -> str:
+        """The interpolation's row as a GIF, one frame per image."""
+        return animation(self._interpolation(name, source, (path_a, path_b), (class_a, class_b), int(steps), mode)[0])
+
+    def _interpolation(
+        self, name: str, source: str, paths: tuple, classes: tuple, steps: int, mode: str
+    ) -> tuple[torch.Tensor, list[str]]:
         model, info = self.resolve(name)
         if source == "images":
-            ends = [encode_upload(model, info, path) for path in (path_a, path_b)]
+            ends = [encode_upload(model, info, path) for path in paths]
         elif source == "classes":
-            ends = [(*self._class_end(model, info, choice), []) for choice in (class_a, class_b)]
+            ends = [(*self._class_end(model, info, choice), []) for choice in classes]
         else:
             raise ValueError(f"interpolate between 'images' or 'classes', got {source!r}")
         (start, label_a, notes_a), (end, label_b, notes_b) = ends
-        row = explore.interpolate(model, start, end, int(steps), mode, labels=(label_a, label_b))
-        return display(row, nrow=int(steps)), notes_text(notes_a + notes_b)
-
-    def _class_end(self, model: BaseVAE, info: ModelInfo, choice: str | None) -> tuple[torch.Tensor, int | None]:
-        """A class as an end point: the zero code for the conditional VAE (its label says which class),
-        else the class's mean test code."""
-        if choice not in info.class_names:
-            raise ValueError(f"pick a class from {info.class_names}")
-        index = info.class_names.index(choice)
-        if model.is_conditional:
-            return torch.zeros(info.latent_dim), index
-        latents = self.catalog.latents(info.name)
-        if latents is None:
-            raise ValueError(
-                f"{info.name} has no latent cache, so class centres are unknown; interpolate images instead"
-            )
-        return torch.from_numpy(latents["codes"][latents["labels"] == index].mean(0)), None
+        return explore.interpolate(model, start, end, steps, mode, labels=(label_a, label_b)), notes_a + notes_b
 
     def interpolate_example(self, name: str, target: str, evt: gr.SelectData) -> tuple[Any, ...]:
         """A click on an example thumbnail: it fills image A or B (as chosen), and the next click the other."""
@@ -720,6 +1103,24 @@ class Explorer(ImageTabs, LatentTabs):
     def has_scoreboard(self, name: str) -> bool:
         """Whether `name`'s data has labelled factors, so that its models can be scored on them."""
         return any(self.catalog.info(n).factor_names for n in self.catalog.same_data(name))
+
+    def open_shared(self, request: gr.Request) -> tuple[Any, ...]:
+        """On load: the link's model and tab, the code waiting for that model's Traverse tab, and a note."""
+        names = self.catalog.names
+        model, tab, code, notes = shared_state(dict(request.query_params), names, default_model(self.catalog))
+        pending = {"model": model, "code": code} if code is not None else None
+        text = "⚠️ " + "; ".join(notes) + "." if notes else ""
+        return gr.Dropdown(value=model), gr.Tabs(selected=tab) if tab else gr.skip(), pending, text
+
+    def apply_shared_code(self, name: str, pending: dict | None, class_choice: str) -> tuple[Any, ...]:
+        """Once the link's model is shown: its code becomes the Traverse start (or a note says why not)."""
+        if not pending or pending["model"] != name:
+            return (*[gr.skip()] * (4 + MAX_SLIDERS), pending, gr.skip())
+        info = self.catalog.info(name)
+        if len(pending["code"]) != info.latent_dim:
+            note = f"⚠️ the link's code has {len(pending['code'])} numbers but {name} has {info.latent_dim} latents"
+            return (*[gr.skip()] * (4 + MAX_SLIDERS), None, note + ", so the start is zero.")
+        return (*self.start_from_point(name, pending["code"], class_choice), None, gr.skip())
 
     def class_dropdown(self, name: str) -> gr.Dropdown:
         info = self.catalog.info(name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from vae_models.cartography import Direction
 from vae_models.catalog import ModelInfo
 from vae_models.checkpoint import METRIC_ROWS
 from vae_models.disentanglement import HEADLINE_METRICS, METRIC_MEANINGS, METRIC_TITLES
@@ -146,3 +147,36 @@ def switched(name: str, what: str) -> str:
     """The word a tab shows where the model changed and a result of the previous one was cleared
     (or, on a fresh page, where there is nothing yet)."""
     return f"_Nothing shown for **{name}** yet: {what}_"
+
+
+def point_text(method: str, base: str, notes: list[str]) -> str:
+    """How a clicked map point became a code (through the PCA plane, its other components from
+    `base`; on t-SNE the notes say how), then the notes, one sentence each."""
+    lead = [f"Decoded through the PCA plane; the other components come from the **{base}**."] if method == "PCA" else []
+    return " ".join([*lead, *(f"{note[0].upper()}{note[1:]}." for note in notes)])
+
+
+def direction_note(direction: Direction, strength: float, weak: float) -> str:
+    """What the arithmetic row shows, with the direction's R² and a warning when it is weak."""
+    text = f"**{direction.name}**, strength 0 to {strength:+.2f}"
+    if direction.r_squared is None:
+        return text + " (the difference of the two classes' mean test codes)."
+    text += f"; R² of its linear fit on held-out test codes: {direction.r_squared:.2f}."
+    if direction.r_squared < weak:
+        text += " ⚠️ This model hardly encodes that factor linearly, so the direction is close to aimless."
+    return text
+
+
+def linearity_text(directions: dict[str, Direction], weak: float) -> str:
+    """How linearly each factor is encoded, for the model's data (empty when it has no factors)."""
+    if not directions:
+        return "_This model's data has classes but no ordered factors: use a direction between classes._"
+    parts = [f"{name} **{d.r_squared:.2f}**{' ⚠️' if d.r_squared < weak else ''}" for name, d in directions.items()]
+    return "How linearly each factor is encoded (R² on held-out test codes): " + " · ".join(parts)
+
+
+def relabel_note(source: str, target: str) -> str:
+    return (
+        f"**{source} → {target}**: the conditional VAE holds the class in its label, so the code (the style) "
+        "stays and the label blends from one class to the other; the strength does not apply."
+    )

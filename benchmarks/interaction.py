@@ -46,6 +46,8 @@ def actions(call: Callable[..., object], name: str, latent_dim: int, upload: str
         "reconstruct an uploaded image": lambda: call("reconstruct", name, upload, AUTO),
         "latent map from cache (PCA)": lambda: call("latent_map", name, "PCA", "label", None),
         "latent map from cache (t-SNE)": lambda: call("latent_map", name, "t-SNE", "label", None),
+        "decode a clicked map point (PCA)": lambda: call("decode_point", name, "PCA", 0.5, -0.5, "data mean", [], AUTO),
+        "manifold, 16 × 16 over the PCA plane": lambda: call("manifold", name, 16, 2.0, "data mean", [], AUTO),
     }
 
 
@@ -62,6 +64,8 @@ def in_process(checkpoints: str, runs: int) -> tuple[str, dict[str, Timing]]:
         "sample": explorer.sample,
         "reconstruct": explorer.reconstruct,
         "latent_map": explorer.latent_map,
+        "decode_point": explorer.decode_point,
+        "manifold": explorer.manifold,
     }
     with tempfile.TemporaryDirectory() as tmp:
         upload = example_image(Path(tmp), info.config.get("img_size", 64))

@@ -46,6 +46,12 @@ ENDPOINTS = {
     "/model_card",
     "/recompute_map",
     "/scoreboard",
+    "/decode_point",
+    "/manifold",
+    "/arithmetic",
+    "/palette",
+    "/animate_traversal",
+    "/animate_interpolation",
 }
 
 
@@ -381,6 +387,139 @@ def test_the_page_shows_the_hub_warning_and_still_serves_local_models(apps, tmp_
     assert_picture(call(client, VANILLA, 4, 0, 1.0, api_name="/sample"))
     with pytest.raises(AppError, match=MISSING_REPO):  # gradio's own choice check, or the catalog's
         call(client, MISSING_REPO, 4, 0, 1.0, api_name="/sample")
+
+
+# --- the map as an instrument: points, the manifold, arithmetic, palettes, animations ---------------
+
+DSPRITES = "betatc_vae-dsprites"
+CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
+DIGIT_SIDE = json.loads((CHECKPOINTS / VANILLA / "config.json").read_text())["img_size"]
+GRID_SCALE = 64 // DIGIT_SIDE  # the page enlarges the images of a grid to 64 px
+
+
+def pixels(path: str, side: int) -> np.ndarray:
+    """A picture brought back to its images' own resolution (the page enlarges by pixel repetition)."""
+    image = opened(path).convert("L")
+    step = image.width // side
+    return np.asarray(image)[step // 2 :: step, step // 2 :: step][:side, :side]
+
+
+def tiles(path: str, count: int, side: int, scale: int, padding: int = 2) -> list[np.ndarray]:
+    """The images of a grid `count` wide (torchvision's make_grid layout, then enlarged), in reading order."""
+    grid = np.asarray(opened(path).convert("L"))
+    cell = side * scale + padding * scale
+    rows = grid.shape[0] // cell
+    origin = padding * scale + scale // 2
+    return [
+        grid[origin + r * cell :: scale, origin + c * cell :: scale][:side, :side]
+        for r in range(rows)
+        for c in range(count)
+    ]
+
+
+def gif_frames(path: str) -> list[Image.Image]:
+    with Image.open(path) as gif:
+        frames = []
+        for index in range(gif.n_frames):
+            gif.seek(index)
+            frames.append(gif.convert("L").copy())
+    return frames
+
+
+@pytest.mark.parametrize("name", [VANILLA, DSPRITES])
+def test_a_map_point_decodes_to_what_decode_gives_for_its_code(client, name):
+    if not (CHECKPOINTS / name).is_dir():
+        pytest.skip(f"{name} is not shipped")
+    first = call(client, name, "PCA", 0.5, -0.5, "data mean", [], AUTO, api_name="/decode_point")
+    second = call(client, name, "PCA", -1.0, 1.0, "data mean", [], AUTO, api_name="/decode_point")
+    for image, code, note, *_ in (first, second):
+        assert "PCA plane" in note and "data mean" in note
+        assert opened(image).tobytes() == opened(call(client, name, code, AUTO, api_name="/decode")).tobytes()
+    assert (first[3], first[4]) == pytest.approx((0.5, -0.5), abs=1e-4)  # the code projects back onto the click
+    assert first[1] != second[1] and opened(first[0]).tobytes() != opened(second[0]).tobytes()
+
+
+def test_map_points_off_the_map_on_t_sne_and_from_the_traverse_start_say_so(client):
+    dim = latent_dim(client, VANILLA)
+    _, code, note, x, _ = call(client, VANILLA, "PCA", 1e6, 0.0, "data mean", [], AUTO, api_name="/decode_point")
+    assert "outside the data's range" in note and x < 1e3
+    _, _, note, *_ = call(client, VANILLA, "t-SNE", 0.0, 0.0, "data mean", [], AUTO, api_name="/decode_point")
+    assert "approximation" in note
+    start = [0.3] * dim
+    _, from_start, note, *_ = call(
+        client, VANILLA, "PCA", 0.0, 0.0, "Traverse start", start, AUTO, api_name="/decode_point"
+    )
+    assert "Traverse start" in note and from_start != code
+    with pytest.raises(AppError, match="2-D maps"):
+        call(client, VANILLA, "PCA 3-D", 0.0, 0.0, "data mean", [], AUTO, api_name="/decode_point")
+
+
+def test_the_manifold_origin_tile_is_the_mean_code_decoded(client):
+    _, mean_code, *_ = call(client, VANILLA, "PCA", 0.0, 0.0, "data mean", [], AUTO, api_name="/decode_point")
+    grid = call(client, VANILLA, 15, 2.0, "data mean", [], AUTO, api_name="/manifold")
+    images = tiles(grid, 15, DIGIT_SIDE, GRID_SCALE)
+    assert len(images) == 225
+    centre = pixels(call(client, VANILLA, mean_code, AUTO, api_name="/decode"), DIGIT_SIDE)
+    assert np.array_equal(images[7 * 15 + 7], centre)
+    assert not np.array_equal(images[0], centre)
+    with pytest.raises(AppError, match="(2 to 24 steps|greater than maximum value 24)"):
+        call(client, VANILLA, 40, 2.0, "data mean", [], AUTO, api_name="/manifold")
+
+
+def test_arithmetic_rows_their_r_squared_and_their_gif(client):
+    if not (CHECKPOINTS / DSPRITES).is_dir():
+        pytest.skip(f"{DSPRITES} is not shipped")
+    row, note, gif = call(client, DSPRITES, [], "move right (posX)", None, None, 1.0, 6, AUTO, api_name="/arithmetic")
+    assert "R²" in note
+    images = tiles(row, 6, 64, 1)[:6]
+    columns = np.arange(64)
+    centre_x = [float((image.sum(0) * columns).sum() / max(image.sum(), 1)) for image in images]
+    assert centre_x[-1] > centre_x[0] + 2  # the sprite moved right
+    frames = gif_frames(gif)
+    assert len(frames) == 6 and frames[0].width == 128
+    for frame, image in zip(frames, images, strict=True):
+        assert np.array_equal(np.asarray(frame)[1:128:2, 1:128:2], image)  # 2× enlarged, above the progress bar
+    _, weak, _ = call(client, DSPRITES, [], "rotate (orientation)", None, None, 1.0, 4, AUTO, api_name="/arithmetic")
+    assert "hardly encodes" in weak  # orientation is encoded far from linearly (R² < 0.1)
+    _, classes, _ = call(
+        client, VANILLA, [], "between classes (From → To)", "3", "8", 1.0, 4, AUTO, api_name="/arithmetic"
+    )
+    assert "3 → 8" in classes
+    with pytest.raises(AppError, match="no direction 'fly'"):
+        call(client, DSPRITES, [], "fly", None, None, 1.0, 4, AUTO, api_name="/arithmetic")
+
+
+def test_palettes_of_classes_and_images_and_an_empty_corner(client, files):
+    grid, _ = call(
+        client, VANILLA, "classes", 5, "linear", "0", "1", "6", "7", None, None, None, None, api_name="/palette"
+    )
+    side = (5 * (DIGIT_SIDE + 2) + 2) * GRID_SCALE  # make_grid's 2 px padding, all enlarged
+    assert opened(grid).size == (side, side)
+    images = [
+        handle_file(files["one"]),
+        handle_file(files["zero"]),
+        handle_file(files["zero"]),
+        handle_file(files["one"]),
+    ]
+    grid, _ = call(client, CVAE, "images", 3, "spherical", None, None, None, None, *images, api_name="/palette")
+    assert_picture(grid, min_side=100)
+    with pytest.raises(AppError, match="top right corner is empty"):
+        call(client, VANILLA, "classes", 5, "linear", "0", None, "6", "7", None, None, None, None, api_name="/palette")
+
+
+def test_animations_have_the_asked_frames_and_they_are_the_rows_images(client, files):
+    ends = (handle_file(files["one"]), handle_file(files["zero"]), None, None)
+    row, _ = call(client, VANILLA, "images", *ends, 5, "linear", api_name="/interpolate")
+    gif = call(client, VANILLA, "images", *ends, 5, "linear", api_name="/animate_interpolation")
+    frames = gif_frames(gif)
+    assert len(frames) == 5 and frames[0].size == (128, 128 + 3)  # enlarged to 128 px, and the 3 px progress bar
+    scale = 128 // DIGIT_SIDE
+    for frame, image in zip(frames, tiles(row, 5, DIGIT_SIDE, GRID_SCALE)[:5], strict=True):
+        assert np.array_equal(np.asarray(frame)[scale // 2 : 128 : scale, scale // 2 : 128 : scale], image)
+    traversal = gif_frames(call(client, VANILLA, [], "z0", 7, 3.0, AUTO, api_name="/animate_traversal"))
+    assert len(traversal) == 7 and len({frame.tobytes() for frame in traversal}) == 7
+    with pytest.raises(AppError, match="pick the latent to animate"):
+        call(client, VANILLA, [], "z99", 5, 3.0, AUTO, api_name="/animate_traversal")
 
 
 def test_the_readme_client_example_runs_against_the_app(apps, tmp_path):

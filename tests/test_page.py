@@ -32,7 +32,17 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("vanilla_vae-digits", "cvae-digits")
-TABS = ("Reconstruct", "Sample", "Conditional", "Traverse", "Latent map", "Interpolate", "Model card")
+TABS = (
+    "Reconstruct",
+    "Sample",
+    "Conditional",
+    "Traverse",
+    "Latent map",
+    "Interpolate",
+    "Arithmetic",
+    "Palette",
+    "Model card",
+)
 START_TIMEOUT_S = 90
 TIMEOUT_MS = 45_000  # one callback can take seconds while training runs on the same two cores
 SETTLE_MS = 1_500  # after a response, how long to wait for stray extra requests before counting

@@ -18,6 +18,28 @@ from .explore import slerp
 NEAREST_POINTS = 10  # test points whose codes stand in for a t-SNE location
 
 
+@dataclass(frozen=True)
+class MapInverse:
+    """A 2-D map and what stands behind it, to turn a location on it back into a code: exactly
+    through the fitted PCA, or approximately from the nearest test codes (a non-linear map)."""
+
+    coords: np.ndarray  # [N, 2], the map's points
+    codes: np.ndarray  # [N, D], their codes
+    pca: PCA | None  # the projection of a PCA map; None for t-SNE
+
+    def code_at(self, point: tuple[float, float], base: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """The code at `point` (clamped to the map), and notes: the clamp, and how the code was found.
+        Off the PCA plane the code takes `base`'s components."""
+        inside, clamped = clamp_to_map(point, self.coords)
+        if self.pca is None:
+            how = (
+                "an approximation on this non-linear map: the distance-weighted code of the "
+                f"{NEAREST_POINTS} nearest test points"
+            )
+            return nearest_codes_inverse(self.coords, self.codes, inside), [note for note in (clamped, how) if note]
+        return pca_inverse(self.pca, inside, base), [clamped] if clamped else []
+
+
 def clamp_to_map(
     point: tuple[float, float], coords: np.ndarray, margin: float = 0.1
 ) -> tuple[tuple[float, float], str]:
@@ -100,6 +122,16 @@ def factor_direction(codes: np.ndarray, values: np.ndarray, name: str, held_out:
     norm = float(weights @ weights)
     vector = (codes @ weights).std() * weights / norm if norm > 0 else np.zeros_like(weights)
     return Direction(name, vector, r_squared)
+
+
+def factor_directions(codes: np.ndarray, factors: np.ndarray, moves: dict[int, str]) -> dict[str, Direction]:
+    """One direction per ordered factor (column index -> the move's name, e.g. 3 -> "move right")."""
+    return {name: factor_direction(codes, factors[:, k].astype(float), name) for k, name in moves.items()}
+
+
+def direction_sweep(code: Tensor, direction: Direction, strength: float, steps: int) -> Tensor:
+    """`steps` codes from `code` to `code` + strength · direction: a row to look at, or an animation."""
+    return apply_direction(code, direction, torch.linspace(0.0, strength, steps, dtype=code.dtype))
 
 
 def apply_direction(code: Tensor, direction: Direction, strengths: Tensor) -> Tensor:

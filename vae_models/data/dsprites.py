@@ -41,6 +41,8 @@ from .dataset import ImageDataset
 DSPRITES_FACTOR_NAMES = ("shape", "scale", "orientation", "posX", "posY")
 DSPRITES_FACTOR_SIZES = (3, 6, 40, 32, 32)
 DSPRITES_SHAPES = ("square", "ellipse", "heart")
+# What a step up each ordered factor looks like (posY grows downwards: the centroid's row is 16 + 32·posY).
+DSPRITES_FACTOR_MOVES = {"scale": "bigger", "orientation": "rotate", "posX": "move right", "posY": "move down"}
 DSPRITES_COUNT = int(np.prod(DSPRITES_FACTOR_SIZES))
 _STRIDES = np.cumprod((1, *DSPRITES_FACTOR_SIZES[:0:-1]))[::-1].copy()  # 245760, 40960, 1024, 32, 1
 
