@@ -74,6 +74,7 @@ class Page:
         self.tabs: gr.Tabs | None = None
         self.statuses: list[gr.Markdown] = []
         self.actions: list[Any] = []  # the events a switch of model cancels
+        self.model_updates: list[tuple] = []  # what on_model runs, for `open`
 
     def status(self) -> gr.Markdown:
         """A note for a tab's errors, shown beside its controls (hidden while empty)."""
@@ -88,13 +89,23 @@ class Page:
         event.failure(self.explorer.last_error, None, [status], queue=False, **UI_ONLY)
 
     def on_model(self, fn: Any, inputs: list, outputs: list, **kwargs: Any) -> Any:
-        """Run `fn` when the page opens and whenever the model changes.
+        """Run `fn` whenever the model changes, and when the page opens (`open`, once the link's model is set).
 
         These updates share one queue slot, so they finish in the order they were asked for: with two
         at a time, a slow update for the page's first model could land after the next model's and
         show the old model's examples and class control under the new model."""
         queue = {"concurrency_id": "model-updates", "concurrency_limit": 1}
-        return gr.on([self.demo.load, self.model.change], fn, inputs, outputs, **(UI_ONLY | queue | kwargs))
+        self.model_updates.append((fn, inputs, outputs, UI_ONLY | queue))
+        return self.model.change(fn, inputs, outputs, **(UI_ONLY | queue | kwargs))
+
+    def open(self, read_link: Any, outputs: list) -> Any:
+        """When the page opens: first the link's state (`read_link` sets the model, among `outputs`),
+        then every model update, one after another. A value set by a load event does not fire
+        `.change`, so the updates follow it explicitly. Returns the last update's event."""
+        event = self.demo.load(read_link, None, outputs, queue=False, **UI_ONLY)
+        for fn, inputs, outs, kwargs in self.model_updates:  # one after another: the last one names the model
+            event = event.then(fn, inputs, outs, **kwargs)
+        return event
 
     def cancel_actions_on_switch(self) -> None:
         """A model switch cancels the actions still queued or running for the previous model, so
@@ -134,22 +145,21 @@ def build_app(explorer: Explorer) -> gr.Blocks:
         ready = gr.Textbox(visible="hidden", elem_id="model-ready", label="model shown")
         page.on_model(lambda name: name, [model], [ready])
         page.cancel_actions_on_switch()
-        _shared_links(page, traverse, ready, link_note)
+        _shared_links(page, traverse, link_note)
         for tab in page.tabs.children:  # the URL follows the tab shown (page.js)
             tab.select(None, None, None, js=f"() => window.vaeShare({{tab: {tab.id!r}}})", queue=False)
     return demo
 
 
-def _shared_links(page: Page, traverse: TraverseParts, ready: gr.Textbox, note: gr.Markdown) -> None:
+def _shared_links(page: Page, traverse: TraverseParts, note: gr.Markdown) -> None:
     """A link carries the model, the tab and the Traverse code (page.js writes them into the URL as
-    they change); opening it restores them, the code once its model is shown."""
+    they change); opening it restores them: the model and tab first, the code once its model is shown."""
     pending = gr.State(None)
-    opened = [page.model, page.tabs, pending, note]
-    page.demo.load(page.explorer.open_shared, None, opened, queue=False, **UI_ONLY)
+    shown = page.open(page.explorer.open_shared, [page.model, page.tabs, pending, note])
     outputs = [*traverse.start_outputs, pending, note]
-    ready.change(page.explorer.apply_shared_code, [page.model, pending, page.class_choice], outputs, **UI_ONLY)
+    shown.then(page.explorer.apply_shared_code, [page.model, pending, page.class_choice], outputs, **UI_ONLY)
     share_model = {"fn": None, "inputs": [page.model], "js": "(m) => window.vaeShare({model: m})", "queue": False}
-    page.demo.load(**share_model)
+    shown.then(**share_model)
     page.model.change(**share_model)
     traverse.code.change(None, [traverse.code], None, js="(c) => window.vaeShare({code: c})", queue=False)
 

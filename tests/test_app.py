@@ -462,7 +462,7 @@ def test_the_manifold_origin_tile_is_the_mean_code_decoded(client):
     centre = pixels(call(client, VANILLA, mean_code, AUTO, api_name="/decode"), DIGIT_SIDE)
     assert np.array_equal(images[7 * 15 + 7], centre)
     assert not np.array_equal(images[0], centre)
-    with pytest.raises(AppError, match="(2 to 24 steps|greater than maximum value 24)"):
+    with pytest.raises(AppError, match=r"(2 to 24 steps|greater than maximum value 24)"):
         call(client, VANILLA, 40, 2.0, "data mean", [], AUTO, api_name="/manifold")
 
 

@@ -625,3 +625,104 @@ def test_traverse_one_decode_per_slider_move(ui: UI) -> None:
     assert ui.wait_z_labels(other_than=labels) == other_labels
     expect(page.get_by_role("spinbutton", name=f"number input for {other_labels[0]}", exact=True)).to_have_value("0")
     expect(ui.toasts("error")).to_have_count(0)
+
+
+# --- the map as an instrument, arithmetic, palettes and shared links ------------------------------
+
+AUTO = "auto (best fit)"
+
+
+def _api(ui: UI):
+    from gradio_client import Client
+
+    return Client(ui.server.url, verbose=False, analytics_enabled=False)
+
+
+def _decoded_by_api(ui: UI, name: str, code: list[float]) -> Image.Image:
+    with Image.open(_api(ui).predict(name, code, AUTO, api_name="/decode")) as image:
+        return image.convert("L")
+
+
+def _point_code(ui: UI) -> list[float]:
+    """The code the page reports for the decoded map point, at full precision."""
+    text = ui.page.locator("#point-code").inner_text()
+    return json.loads(text[text.index("[") : text.rindex("]") + 1].replace("\n", ""))
+
+
+def _click_map(ui: UI, fx: float, fy: float) -> tuple[str, list[float]]:
+    """Click the map at a fraction of its plotting area; the decoded point's picture and code."""
+    before = ui.image("Decoded point").get_attribute("src") if ui.image("Decoded point").count() else None
+    area = ui.page.locator("#latent-map-plot .nsewdrag").first
+    expect(area).to_be_visible()
+    box = area.bounding_box()
+    ui.page.mouse.click(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+    src = ui.wait_image("Decoded point", other_than=before)
+    expect(ui.page.locator("#point-code")).to_contain_text("[")
+    return src, _point_code(ui)
+
+
+@pytest.mark.parametrize("name", ["vanilla_vae-digits", "betatc_vae-dsprites"])
+def test_clicking_the_map_decodes_the_point_and_decode_agrees(ui: UI, name: str) -> None:
+    ui.use_model(name)
+    ui.open_tab("Latent map")
+    first_src, first_code = _click_map(ui, 0.3, 0.4)
+    second_src, second_code = _click_map(ui, 0.75, 0.7)
+    assert first_code != second_code and first_src != second_src
+    for src, code in ((first_src, first_code), (second_src, second_code)):
+        assert _picture(ui, src).tobytes() == _decoded_by_api(ui, name, code).tobytes()
+    expect(ui.page.get_by_text("Decoded through the PCA plane")).to_be_visible()
+    _shot(ui, f"9-map-click-{name}")
+
+
+def test_a_map_point_starts_the_traverse_and_the_manifold_fills_the_plane(ui: UI) -> None:
+    ui.use_model("vanilla_vae-digits")
+    ui.open_tab("Latent map")
+    _, code = _click_map(ui, 0.6, 0.3)
+    ui.page.get_by_role("button", name="Manifold view").click()
+    expect(ui.block("Manifold: the PCA plane decoded", exact=False).locator("img")).to_be_visible()
+    _shot(ui, "10-manifold")
+    ui.page.get_by_role("button", name="Start Traverse here").click()
+    expect(ui.tab("Traverse")).to_have_attribute("aria-selected", "true")
+    expect(ui.page.get_by_text(f"z = [{code[0]:.2f}")).to_be_visible()
+    ui.page.wait_for_function(
+        "c => Math.abs(parseFloat(new URL(location.href).searchParams.get('code')) - c) < 1e-6", arg=code[0]
+    )
+    shared = ui.page.evaluate("() => new URL(location.href).searchParams.get('code')")
+    assert [float(v) for v in shared.split(",")] == pytest.approx(code, abs=1e-6)  # the start is float32
+
+
+def test_arithmetic_and_palette_tabs_show_their_grids(ui: UI) -> None:
+    ui.use_model("betatc_vae-dsprites")
+    ui.open_tab("Arithmetic")
+    expect(ui.page.get_by_text("How linearly each factor is encoded")).to_be_visible()
+    ui.page.get_by_role("button", name="Apply").click()
+    ui.wait_image("From the current code (left) to full strength (right)")
+    ui.wait_image("Animation")
+    expect(ui.page.get_by_text("R² of its linear fit")).to_be_visible()
+    _shot(ui, "11-arithmetic")
+    ui.open_tab("Palette")
+    ui.page.get_by_role("button", name="Blend the corners").click()
+    ui.wait_image("Palette")
+    _shot(ui, "12-palette")
+
+
+def test_a_shared_link_reopens_the_model_tab_and_decoded_image(ui: UI, chromium) -> None:
+    name, code = "betatc_vae-dsprites", [0.5, -1.0, 0.25, 0.0, 1.5, 0.0, 0.0, 0.0, 0.0, 0.0]
+    fresh = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    page = fresh.new_page()
+    shared = UI(page, ui.server)
+    page.goto(f"{ui.server.url}?model={name}&tab=traverse&code={','.join(map(str, code))}")
+    shared.wait_ready(name)
+    expect(shared.tab("Traverse")).to_have_attribute("aria-selected", "true")
+    expect(page.get_by_text("z = [0.50, -1.00, 0.25")).to_be_visible()
+    src = shared.wait_image("Decoded")
+    assert _picture(shared, src).tobytes() == _decoded_by_api(ui, name, code).tobytes()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "13-shared-link.png"), full_page=True)
+    page.goto(f"{ui.server.url}?model=nope&tab=traverse&code=1,x")
+    shared.wait_ready("cvae-digits")
+    note = page.locator("#link-note")
+    expect(note).to_contain_text("'nope' is not on this server")
+    expect(note).to_contain_text("not a comma-separated list of numbers")
+    page.screenshot(path=str(SHOTS / "14-bad-link.png"))
+    fresh.close()
