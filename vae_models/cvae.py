@@ -14,15 +14,20 @@ the whole batch.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .base import LabelsLike
+from .base import LabelsLike, full_precision
 from .checks import require_int
+from .distributions import log_normal, log_standard_normal
 from .vanilla_vae import VanillaVAE
+
+# Images x classes x importance samples decoded at once, at the most.
+_POSTERIOR_CHUNK = 4096
 
 
 class ConditionalVAE(VanillaVAE):
@@ -57,6 +62,48 @@ class ConditionalVAE(VanillaVAE):
 
     def conditioned_codes(self, z: Tensor, labels: LabelsLike | None) -> Tensor:
         return torch.cat([z, self.one_hot(labels, z.shape[0], z.device).to(z.dtype)], dim=1)
+
+    # --- reading the class: the model as a classifier, by its own likelihood ---------
+
+    @torch.inference_mode()
+    def class_log_likelihoods(
+        self, x: Tensor, samples: int = 16, *, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """Images [B, C, H, W] -> [B, num_classes]: for every class y, the importance-weighted lower
+        bound on log p(x | y) (Burda et al. 2016), log (1/K Σ_k p(x|z_k, y) p(z_k) / q(z_k|x, y)) with
+        z_k ~ q(z|x, y) and K = `samples`. K = 1 is a one-draw ELBO; the bound tightens as K grows.
+
+        Every class uses the same standard-normal draws, so the classes are compared on common
+        random numbers, and with no `generator` the draws are seeded (0): the same image always gets
+        the same answer. For the "gaussian" likelihood log p(x|z) lacks a constant, the same for
+        every class. Batches are split so that at most _POSTERIOR_CHUNK images are decoded at once.
+        """
+        require_int("samples", samples, 1, _POSTERIOR_CHUNK)
+        if not len(x):
+            return torch.empty(0, self.num_classes)
+        generator = generator or torch.Generator().manual_seed(0)
+        per_chunk = max(1, _POSTERIOR_CHUNK // (self.num_classes * samples))
+        bounds = [self._class_bounds(chunk, samples, generator) for chunk in x.split(per_chunk)]
+        return torch.cat(bounds)
+
+    def _class_bounds(self, x: Tensor, samples: int, generator: torch.Generator) -> Tensor:
+        batch, classes = x.shape[0], self.num_classes
+        images = x.repeat_interleave(classes, dim=0)  # image-major: [B * num_classes, C, H, W]
+        labels = torch.arange(classes, device=x.device).repeat(batch)
+        mu, log_var = (full_precision(t) for t in self.encode(images, labels))
+        noise = torch.randn(samples, batch, 1, self.latent_dim, generator=generator).to(x.device)
+        z = mu + noise.expand(-1, -1, classes, -1).reshape(samples, -1, self.latent_dim) * (0.5 * log_var).exp()
+        logits = self.decode_logits(z.flatten(0, 1).to(self.dtype), labels.repeat(samples))
+        log_px = -self.reconstruction_nll(logits, images.repeat(samples, 1, 1, 1)).view(samples, -1)
+        log_weights = log_px + (log_standard_normal(z) - log_normal(z, mu, log_var)).sum(-1)
+        bound = torch.logsumexp(log_weights, dim=0) - math.log(samples)
+        return bound.view(batch, classes).cpu()
+
+    def class_posterior(self, x: Tensor, samples: int = 16, *, generator: torch.Generator | None = None) -> Tensor:
+        """Images -> p(y | x) [B, num_classes] ∝ p(x | y) p(y), each row summing to 1: the bounds of
+        `class_log_likelihoods` for p(x | y), and a uniform p(y), as the model stores no class prior
+        (the training sets are near balanced)."""
+        return torch.softmax(self.class_log_likelihoods(x, samples, generator=generator), dim=1)
 
 
 def labels_to_one_hot(labels: LabelsLike | None, batch_size: int, num_classes: int) -> Tensor:

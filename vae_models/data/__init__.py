@@ -2,6 +2,7 @@
 
 from vae_models.data import load_dataset
 train = load_dataset("dsprites")  # rendered on demand, no download
+x, steps = read_into_domain(photo, "digits", 1, 32)  # an outside image, read as the data was made
 """
 
 from .dataset import DatasetUnavailableError, ImageDataset
@@ -15,6 +16,7 @@ from .dsprites import (
     render_dsprites,
 )
 from .loading import DATASETS, load_dataset
+from .reading import read_into_domain
 
 __all__ = [
     "DATASETS",
@@ -27,5 +29,6 @@ __all__ = [
     "dsprites_index_to_classes",
     "dsprites_throughput",
     "load_dataset",
+    "read_into_domain",
     "render_dsprites",
 ]
