@@ -178,8 +178,19 @@ def _image(label: str, **kwargs: Any) -> gr.Image:
 def _animation(label: str) -> gr.Image:
     """An animated GIF, played in the page, with a download button."""
     return gr.Image(
-        label=label, type="filepath", interactive=False, buttons=["download"], height=200, elem_classes="grid-image"
+        label=label,
+        type="filepath",
+        interactive=False,
+        buttons=["download"],
+        height=200,
+        visible=False,  # shown by its button (`_reveal`), hidden again by a model switch: never an empty panel
+        elem_classes="grid-image",
     )
+
+
+def _reveal(triggers: list, panel: gr.components.Component) -> None:
+    """Show `panel`, hidden until asked for, when one of `triggers` fires."""
+    gr.on(triggers, lambda: gr.update(visible=True), None, [panel], queue=False, **UI_ONLY)
 
 
 def _examples(label: str) -> gr.Gallery:
@@ -336,6 +347,7 @@ def _traverse_tab(page: Page, upload: gr.File) -> TraverseParts:
     page.report(swept, status)
     gif_inputs = [model, code, latent, steps, span, class_choice]
     gif = animate.click(explorer.animate_traversal, gif_inputs, [animated], api_name="animate_traversal")
+    _reveal([animate.click], animated)
     page.report(gif, status)
     page.on_model(explorer.animation_latents, [model], [latent, animated])
     return TraverseParts(gallery, code, start_outputs)
@@ -374,6 +386,7 @@ def _latent_map_tab(page: Page, upload: gr.File, traverse: TraverseParts) -> Non
         manifold = _image(
             "Manifold: the PCA plane decoded (centre: the mean code; up and right as on the map)",
             height=720,  # 16 × 16 digits at the page's 8× scale would be over 1,000 px tall
+            visible=False,
         )
     inputs = [model, method, colour_by, upload]
     page.report(show.click(explorer.latent_map, inputs, [plot, info], api_name="latent_map"), status)
@@ -389,6 +402,7 @@ def _latent_map_tab(page: Page, upload: gr.File, traverse: TraverseParts) -> Non
     page.report(started.success(lambda: gr.Tabs(selected="traverse"), None, [page.tabs], **UI_ONLY), status)
     manifold_inputs = [model, steps, extent, base, traverse.code, class_choice]
     page.report(show_manifold.click(explorer.manifold, manifold_inputs, [manifold], api_name="manifold"), status)
+    _reveal([show_manifold.click], manifold)
     page.on_model(explorer.reset_point, [model], [point_image, point_code, point_note, manifold])
 
 
@@ -418,6 +432,7 @@ def _arithmetic_tab(page: Page, traverse: TraverseParts) -> None:
         [apply.click, strength.release], explorer.arithmetic, inputs, [row, note, animated], api_name="arithmetic"
     )
     page.report(applied, status)
+    _reveal([apply.click, strength.release], animated)
     outputs = [direction, class_from, class_to, linearity, row, animated, note]
     page.on_model(explorer.reset_arithmetic, [model], outputs)
 
@@ -489,10 +504,11 @@ def _interpolate_tab(page: Page) -> gr.Gallery:
     inputs = [model, source, image_a, image_b, class_a, class_b, steps, mode]
     page.report(button.click(explorer.interpolate, inputs, [row, notes], api_name="interpolate"), status)
     gif = animate.click(explorer.animate_interpolation, inputs, [animated], api_name="animate_interpolation")
+    _reveal([animate.click], animated)
     page.report(gif, status)
     ends = [image_a, image_b]
     page.on_model(explorer.reset_interpolate, [model, *ends, shown], [class_a, class_b, *ends, row, notes, shown])
-    page.on_model(lambda _: None, [model], [animated])
+    page.on_model(lambda _: gr.Image(value=None, visible=False), [model], [animated])
     return gallery
 
 

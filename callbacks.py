@@ -861,19 +861,19 @@ class CartographyTabs(TabCallbacks):
 
     def reset_arithmetic(self, name: str) -> tuple[Any, ...]:
         """After a model switch: its directions, its classes (From and To differ), how linearly each
-        factor is encoded, and no stale row."""
+        factor is encoded, and its first direction applied to the origin, so no row is stale."""
         info = self.catalog.info(name)
         names, classes = self.direction_names(name), info.class_names
+        pair = classes[0], classes[min(1, len(classes) - 1)]
+        row, note, gif = self.arithmetic(name, [], names[0], *pair)
         return (
             gr.Dropdown(names, value=names[0]),
-            gr.Dropdown(classes, value=classes[0]),
-            gr.Dropdown(classes, value=classes[min(1, len(classes) - 1)]),
+            gr.Dropdown(classes, value=pair[0]),
+            gr.Dropdown(classes, value=pair[1]),
             page_text.linearity_text(self.directions(name), WEAK_R_SQUARED),
-            None,
-            None,
-            page_text.switched(
-                name, "set a start on the Traverse tab (or click the map), pick a direction, press **Apply**."
-            ),
+            row,
+            gr.Image(value=gif, visible=True),
+            note,
         )
 
     # --- palettes -----------------------------------------------------------------------
@@ -903,10 +903,12 @@ class CartographyTabs(TabCallbacks):
         return display(explore.decode(model, grid, blended), nrow=int(steps)), notes_text(notes)
 
     def reset_palette(self, name: str) -> tuple[Any, ...]:
-        """After a model switch: four different classes at the corners (as far as there are), no stale grid."""
+        """After a model switch: four different classes at the corners (as far as there are) and their
+        palette, so no grid is stale."""
         names = self.catalog.info(name).class_names
-        corners = [gr.Dropdown(names, value=names[i % len(names)]) for i in (0, 1, 2, 3)]
-        return (*corners, None, page_text.switched(name, "pick four corners and press **Blend the corners**."))
+        corners = [names[i % len(names)] for i in range(4)]
+        grid, notes = self.palette(name, "classes", 7, "linear", *corners)
+        return (*[gr.Dropdown(names, value=corner) for corner in corners], grid, notes)
 
     def _corner_codes(
         self, model: BaseVAE, info: ModelInfo, source: str, corners: list[str | None]
@@ -926,15 +928,20 @@ class CartographyTabs(TabCallbacks):
         return [e[0] for e in encoded], [e[1] for e in encoded], [n for e in encoded for n in e[2]]
 
     def reset_point(self, name: str) -> tuple[Any, ...]:
-        """After a model switch: no decoded point or manifold of the previous model."""
-        return None, None, page_text.switched(name, "click a point on a 2-D map."), None
+        """After a model switch: the map's origin decoded (the mean code), and no manifold of the
+        previous model."""
+        hidden = gr.Image(value=None, visible=False)
+        if self.catalog.latents(name) is None:
+            return None, None, page_text.switched(name, "it has no latent cache, so there is no map to click."), hidden
+        image, code, note, *_ = self.decode_point(name, "PCA", 0.0, 0.0)
+        return image, code, f"The map's origin, the mean code. {note} Click anywhere on a 2-D map.", hidden
 
     # --- animations ---------------------------------------------------------------------
 
-    def animation_latents(self, name: str) -> tuple[gr.Dropdown, None]:
+    def animation_latents(self, name: str) -> tuple[gr.Dropdown, gr.Image]:
         """The latents a traversal can animate (slider order), and no stale animation."""
         labels = slider_labels(self.catalog.info(name))
-        return gr.Dropdown(labels, value=labels[0]), None
+        return gr.Dropdown(labels, value=labels[0]), gr.Image(value=None, visible=False)
 
     @user_errors
     def animate_traversal(

@@ -529,5 +529,7 @@ def test_the_readme_client_example_runs_against_the_app(apps, tmp_path):
     script = example.replace("http://127.0.0.1:7860/", apps.plain.url)
     namespace: dict = {}
     exec(compile(script, "README.md", "exec"), namespace)
-    for path in (namespace["grid"], namespace["image"]):
+    for path in (namespace["grid"], namespace["image"], namespace["point"], namespace["manifold"], namespace["row"]):
         assert_picture(path)
+    assert len(gif_frames(namespace["gif"])) == 8 and "R²" in namespace["note"]
+    assert_picture(namespace["palette"])

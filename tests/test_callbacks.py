@@ -335,3 +335,46 @@ def test_dsprites_sliders_name_the_factor_each_latent_moves_most(explorer, name)
     assert isinstance(heatmap, go.Figure) and explorer.factor_panels(name)[1].visible
     assert [str(x) for x in heatmap.data[0].x] == metrics["factor_names"]
     assert [choice[0] for choice in explorer.reset_map(name)[0].choices] == ["label", *metrics["factor_names"]]
+
+
+# --- shared links and the map's helpers -----------------------------------------------------------
+
+
+def test_a_shared_link_is_checked_and_falls_back_with_notes():
+    names = [VANILLA, CVAE]
+    assert callbacks.shared_state({"model": VANILLA, "tab": "traverse", "code": "0.5,-1,2e-3"}, names, CVAE) == (
+        VANILLA,
+        "traverse",
+        [0.5, -1.0, 0.002],
+        [],
+    )
+    model, tab, code, notes = callbacks.shared_state({"model": "nope", "tab": "x", "code": "1,a"}, names, CVAE)
+    assert (model, tab, code) == (CVAE, None, None)
+    assert noted(notes, "'nope'", "not on this server") and noted(notes, "tab 'x'") and noted(notes, "comma-separated")
+    assert callbacks.shared_state({}, names, CVAE) == (CVAE, None, None, [])
+
+
+def test_a_shared_code_of_the_wrong_length_is_said_and_a_good_one_starts_the_traverse(explorer):
+    dim = explorer.catalog.info(VANILLA).latent_dim
+    *_, pending, note = explorer.apply_shared_code(VANILLA, {"model": VANILLA, "code": [0.1] * (dim + 1)}, AUTO)
+    assert pending is None and f"has {dim + 1} numbers" in note
+    code, line, _, image, *_ = explorer.apply_shared_code(VANILLA, {"model": VANILLA, "code": [0.25] * dim}, AUTO)
+    assert code == pytest.approx([0.25] * dim) and "0.25" in line and isinstance(image, Image.Image)
+
+
+def test_a_latent_is_named_by_its_slider_label_or_its_name(explorer):
+    info = explorer.catalog.info(VANILLA)
+    label = callbacks.slider_labels(info)[0]
+    assert callbacks.latent_index(info, label) == callbacks.latent_index(info, label.split(" · ")[0])
+    assert callbacks.latent_index(info, label) == info.latent_order[0]
+    assert "pick the latent" in user_error(explorer.animate_traversal, VANILLA, [], "z99")
+
+
+def test_the_plane_base_is_the_data_mean_or_the_traverse_start(explorer):
+    inverse = explorer.map_inverse(VANILLA, "PCA")
+    info = explorer.catalog.info(VANILLA)
+    assert np.allclose(callbacks.plane_base(inverse, "data mean", None, info), inverse.codes.mean(0), atol=1e-5)
+    start = [0.5] * info.latent_dim
+    assert np.allclose(callbacks.plane_base(inverse, "Traverse start", start, info), start)
+    with pytest.raises(ValueError, match="off-plane components"):
+        callbacks.plane_base(inverse, "somewhere", None, info)

@@ -166,3 +166,26 @@ def test_digits_three_to_eight_turns_most_threes_into_eights_for_an_independent_
     threes = explore.encode(model, test_images[test_labels == 3])
     eights = explore.decode(model, threes + torch.as_tensor(direction.vector, dtype=torch.float32))
     assert (judge.predict(eights) == 8).float().mean() >= 0.7
+
+
+def test_the_map_inverse_clamps_and_says_how_it_found_the_code(pca, codes):
+    coords = pca.transform(codes)
+    exact = cartography.MapInverse(coords, codes, pca)
+    code, notes = exact.code_at((0.5, -0.25), pca.mean_)
+    assert np.allclose(pca.transform(code[None])[0], (0.5, -0.25)) and notes == []
+    far, notes = exact.code_at((1e6, 0.0), pca.mean_)
+    assert pca.transform(far[None])[0][0] < coords[:, 0].max() * 1.5 and "outside" in notes[0]
+    approximate = cartography.MapInverse(coords, codes, None)
+    code, notes = approximate.code_at(tuple(coords[3]), pca.mean_)
+    assert np.allclose(code, codes[3]) and "approximation" in notes[-1]
+
+
+def test_factor_directions_and_their_sweep_from_strength_zero():
+    rng = np.random.default_rng(1)
+    codes = rng.normal(size=(600, 4))
+    factors = np.column_stack([rng.integers(0, 3, 600), 2.0 * codes[:, 1] + 0.01 * rng.normal(size=600)])
+    directions = cartography.factor_directions(codes, factors, {1: "move right"})
+    assert list(directions) == ["move right"] and directions["move right"].r_squared > 0.99
+    sweep = cartography.direction_sweep(torch.zeros(4), directions["move right"], 2.0, 5)
+    assert sweep.shape == (5, 4) and torch.allclose(sweep[0], torch.zeros(4))
+    assert torch.allclose(sweep[-1], 2.0 * torch.as_tensor(directions["move right"].vector, dtype=torch.float32))
