@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 from support import CHECKPOINTS, CVAE
 
+from benchmarks.photo_digits import make_photos, read_all
 from vae_models.cvae import ConditionalVAE
 from vae_models.data import load_dataset, read_into_domain, render_dsprites
 from vae_models.data.reading import DIGITS_INK_COVERAGE
@@ -371,3 +372,10 @@ def test_the_shipped_cvae_reads_the_class_of_test_digits():
     model = load_model(CHECKPOINTS / CVAE, device="cpu")
     images, labels = load_dataset("digits", "test", download=False).batch()
     assert (model.class_posterior(images[:100]).argmax(1) == labels[:100]).float().mean() >= 0.95
+
+
+def test_the_photo_digits_benchmark_makes_the_same_readable_photos_for_a_seed():
+    first, again = make_photos(10, seed=3), make_photos(10, seed=3)
+    assert [photo.jpeg for photo in first] == [photo.jpeg for photo in again]
+    assert [photo.label for photo in first] == list(range(10))
+    assert read_all(first).views.shape == (10, 1, 32, 32)

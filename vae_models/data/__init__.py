@@ -1,6 +1,6 @@
-"""Data sets as ImageDatasets of images in [0, 1], and the dSprites generator.
+"""Data sets as ImageDatasets of images in [0, 1], the dSprites generator, and outside images read into each.
 
-from vae_models.data import load_dataset
+from vae_models.data import load_dataset, read_into_domain
 train = load_dataset("dsprites")  # rendered on demand, no download
 x, steps = read_into_domain(photo, "digits", 1, 32)  # an outside image, read as the data was made
 """
