@@ -1,7 +1,6 @@
 """Map locations back to codes, directions, palettes and GIFs, against exact answers."""
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,9 +8,8 @@ import torch
 from PIL import Image
 from sklearn.decomposition import PCA
 
-from vae_models import animation, cartography, explore, load_model
-from vae_models.checkpoint import load_latent_cache
-from vae_models.classifier import train_classifier
+from benchmarks import arithmetic
+from vae_models import animation, cartography
 from vae_models.data import load_dataset
 
 
@@ -128,44 +126,18 @@ def test_the_gif_has_one_frame_per_image_of_the_asked_size_and_the_frames_are_th
 
 # --- arithmetic on the shipped models (issue 23's bars) ---------------------------------------------
 
-CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
-
-
-def shipped(name):
-    return load_model(CHECKPOINTS / name, device="cpu"), load_latent_cache(CHECKPOINTS / name)
-
-
-def centre_of_mass_x(images):
-    columns = torch.arange(images.shape[-1], dtype=torch.float32)
-    return (images[:, 0].sum(1) * columns).sum(1) / images[:, 0].sum((1, 2)).clamp_min(1e-6)
-
 
 def test_dsprites_factor_directions_move_right_and_grow_the_sprite():
-    model, cache = shipped("betatc_vae-dsprites")
-    codes, labels = torch.as_tensor(cache["codes"][:500]), torch.as_tensor(cache["labels"][:500])
-    before = explore.decode(model, codes, labels)
-    learnt_from, factors = cache["codes"][500:], cache["factors"][500:].astype(float)  # not the moved images
-    right = cartography.factor_direction(learnt_from, factors[:, 3], "move right")
-    bigger = cartography.factor_direction(learnt_from, factors[:, 1], "bigger")
-    assert right.r_squared > 0.9 and bigger.r_squared > 0.5
-    moved = explore.decode(model, codes + torch.as_tensor(right.vector, dtype=torch.float32), labels)
-    grown = explore.decode(model, codes + torch.as_tensor(bigger.vector, dtype=torch.float32), labels)
-    assert (centre_of_mass_x(moved) > centre_of_mass_x(before)).float().mean() >= 0.9
-    assert (grown.sum((1, 2, 3)) > before.sum((1, 2, 3))).float().mean() >= 0.9
+    moves = arithmetic.dsprites_moves()
+    assert moves["R² move right"] > 0.9 and moves["R² bigger"] > 0.5
+    assert moves["moved right"] >= 0.9 and moves["grew"] >= 0.9
 
 
 def test_digits_three_to_eight_turns_most_threes_into_eights_for_an_independent_judge():
-    model = load_model(CHECKPOINTS / "vanilla_vae-digits", device="cpu")
-    train_images, train_labels = load_dataset("digits", "train", download=False).batch()
-    # An independent judge, never used to train or pick the model; a short schedule, checked to be a good one.
-    judge = train_classifier(train_images, train_labels, 10, epochs=8, seed=0)
+    judge = arithmetic.digits_judge()
     test_images, test_labels = load_dataset("digits", "test", download=False).batch()
-    assert (judge.predict(test_images) == test_labels).float().mean() >= 0.95
-    # The direction comes from the training codes, never from the test threes it then moves.
-    direction = cartography.class_direction(explore.encode(model, train_images), train_labels.numpy(), 3, 8, "3 → 8")
-    threes = explore.encode(model, test_images[test_labels == 3])
-    eights = explore.decode(model, threes + torch.as_tensor(direction.vector, dtype=torch.float32))
-    assert (judge.predict(eights) == 8).float().mean() >= 0.7
+    assert (judge.predict(test_images) == test_labels).float().mean() >= 0.95  # a good judge
+    assert arithmetic.three_to_eight(judge) >= 0.7
 
 
 def test_the_map_inverse_clamps_and_says_how_it_found_the_code(pca, codes):
