@@ -220,6 +220,9 @@ def _reconstruct_tab(page: Page) -> tuple[gr.File, list[gr.Gallery]]:
             with gr.Column():
                 converted = _image("Input as the model sees it")
                 notes = gr.Markdown(elem_classes="status")
+                as_is = gr.Checkbox(
+                    False, label="Read as is: no ink separation, cropping or thickening (see out-of-domain behaviour)"
+                )
             recon = _image("Reconstruction")
         with gr.Row():
             reconstruct = gr.Button("Reconstruct", variant="primary")
@@ -231,12 +234,17 @@ def _reconstruct_tab(page: Page) -> tuple[gr.File, list[gr.Gallery]]:
             compare_note = gr.Markdown(elem_classes="status")
         shown = gr.State(None)  # the dataset whose example or upload the tab shows (inside the tab: a
         # State directly under gr.Tabs counts as a tab and shifts every later tab's index on the page)
-    inputs = [model, upload, page.class_choice]
-    run = gr.on([reconstruct.click, upload.upload], explorer.reconstruct, inputs, [converted, recon, notes])
+    inputs = [model, upload, page.class_choice, as_is]
+    run = gr.on(
+        [reconstruct.click, upload.upload, as_is.input], explorer.reconstruct, inputs, [converted, recon, notes]
+    )
     page.report(run, status)
     picked = gallery.select(explorer.reconstruct_example, [model, page.class_choice], [upload, converted, recon, notes])
     page.report(picked, status)
-    page.report(compare.click(explorer.compare, [model, upload], [compared, compare_note], api_name="compare"), status)
+    compared_event = compare.click(
+        explorer.compare, [model, upload, as_is], [compared, compare_note], api_name="compare"
+    )
+    page.report(compared_event, status)
     compare.click(lambda: gr.Column(visible=True), None, [compare_box], queue=False, **UI_ONLY)
     page.on_model(
         explorer.refresh_reconstruct,

@@ -180,3 +180,8 @@ def relabel_note(source: str, target: str) -> str:
         f"**{source} → {target}**: the conditional VAE holds the class in its label, so the code (the style) "
         "stays and the label blends from one class to the other; the strength does not apply."
     )
+
+
+def class_reading(class_names: list[str], label: int, probability: float) -> str:
+    """What the conditional VAE read an image as, by its own likelihood: "read as a 7, p = 0.93"."""
+    return f"read as a {class_names[label]}, p = {probability:.2f} (the model's own likelihood of each class)"

@@ -14,20 +14,18 @@ import torch
 from torch import Tensor
 
 from .base import BaseVAE, LabelsLike
-from .distributions import gaussian_kl
 from .latent import traversal_codes
 
 INTERPOLATION_MODES = ("linear", "spherical")
 
 
 @torch.inference_mode()
-def best_label(model: BaseVAE, x: Tensor) -> int:
-    """The class under which a conditional model explains one image best (lowest negative ELBO)."""
-    classes = torch.arange(model.num_classes, device=model.device)
-    images = x.to(model.device).expand(model.num_classes, -1, -1, -1)
-    mu, log_var = model.encode(images, classes)
-    nll = model.reconstruction_nll(model.decode_logits(mu, classes), images) + gaussian_kl(mu, log_var)
-    return int(nll.argmin())
+def read_class(model: BaseVAE, x: Tensor, samples: int = 16) -> tuple[int, float]:
+    """The class a conditional model reads one image as, by its own likelihood: the most probable
+    class under p(y | x) ∝ p(x | y) (the importance-weighted bound of `class_posterior`), and its
+    probability."""
+    posterior = model.class_posterior(x.to(model.device), samples)[0]
+    return int(posterior.argmax()), float(posterior.max())
 
 
 @torch.inference_mode()
