@@ -227,6 +227,17 @@ def _reconstruct_tab(page: Page) -> tuple[gr.File, list[gr.Gallery]]:
         with gr.Row():
             reconstruct = gr.Button("Reconstruct", variant="primary")
             compare = gr.Button("Compare models")
+        with gr.Accordion("Or draw: the reconstruction follows your strokes", open=False):
+            canvas = gr.Sketchpad(
+                label="Canvas: pick the brush on the left, then draw (read like a photo of dark ink on paper)",
+                type="pil",
+                canvas_size=(256, 256),
+                brush=gr.Brush(colors=["#000000"], color_mode="fixed", default_size=12),
+                layers=False,
+                format="png",
+                height=340,
+                elem_id="canvas",
+            )
         status = page.status()
         gallery = _examples("Examples: click one to reconstruct it")
         with gr.Column(visible=False) as compare_box:  # shown by Compare models, hidden by a switch
@@ -239,6 +250,16 @@ def _reconstruct_tab(page: Page) -> tuple[gr.File, list[gr.Gallery]]:
         [reconstruct.click, upload.upload, as_is.input], explorer.reconstruct, inputs, [converted, recon, notes]
     )
     page.report(run, status)
+    drawn = canvas.change(
+        explorer.reconstruct_drawing,
+        [model, canvas, page.class_choice, as_is],
+        [converted, recon, notes],
+        trigger_mode="always_last",  # while strokes keep coming, only the latest drawing is read
+        show_progress="hidden",
+        api_name="reconstruct_drawing",
+    )
+    page.report(drawn, status)
+    canvas.change(lambda: None, None, [upload], queue=False, **UI_ONLY)  # the view is the drawing now, not the file
     picked = gallery.select(explorer.reconstruct_example, [model, page.class_choice], [upload, converted, recon, notes])
     page.report(picked, status)
     compared_event = compare.click(

@@ -110,9 +110,8 @@ def user_errors(fn: Callable) -> Callable:
 
 
 def notes_text(notes: list[str]) -> str:
-    """The conversions made to an upload, once each, as the line under the model's view of it."""
-    unique = list(dict.fromkeys(notes))
-    return "\n".join(f"- {note}" for note in unique) if unique else ""
+    """How an upload was read, each step once, as the one line under the model's view of it."""
+    return " · ".join(dict.fromkeys(notes))
 
 
 def display(images: torch.Tensor, nrow: int | None = None) -> Image.Image:
@@ -186,18 +185,36 @@ def require_conditional(model: BaseVAE, info: ModelInfo) -> None:
 def load_upload(
     model: BaseVAE, info: ModelInfo, path: str | None, as_is: bool = False
 ) -> tuple[torch.Tensor, list[str]]:
-    """An uploaded file -> the model's input tensor [1, C, S, S], read into the model's domain the way
-    its data was made (`read_into_domain`), and the steps taken. An image already in the model's
-    frame (a test image, an example) and, with `as_is`, any image is only fitted to the frame."""
+    """An uploaded file -> the model's input tensor [1, C, S, S] (`into_model`) and the steps taken."""
     if not path:
         raise ImageInputError("no image: upload one, or click an example")
     image, notes = read_image(path)
+    x, steps = into_model(model, info, image, as_is)
+    return x, notes + steps
+
+
+def into_model(
+    model: BaseVAE, info: ModelInfo, image: Image.Image, as_is: bool = False
+) -> tuple[torch.Tensor, list[str]]:
+    """An image read into the model's domain the way its data was made (`read_into_domain`), and the
+    steps taken. An image already in the model's frame (a test image, an example) and, with `as_is`,
+    any image is only fitted to the frame."""
     if as_is or image.size == (model.img_size, model.img_size):
         dark_background = info.dataset in LIGHT_ON_DARK_DATASETS
-        x, more = to_model_input(image, model.in_channels, model.img_size, dark_background=dark_background)
-        return x, notes + (["read as it is"] if as_is else []) + more
-    x, steps = read_into_domain(image, info.dataset, model.in_channels, model.img_size)
-    return x, notes + steps
+        x, notes = to_model_input(image, model.in_channels, model.img_size, dark_background=dark_background)
+        return x, (["read as it is"] if as_is else []) + notes
+    return read_into_domain(image, info.dataset, model.in_channels, model.img_size)
+
+
+def drawing_on_paper(drawing: dict | None) -> Image.Image:
+    """A Sketchpad value (its layers flattened into `composite`, transparent where nothing is drawn)
+    -> the drawing on white paper, as it would be photographed."""
+    composite = (drawing or {}).get("composite")
+    if composite is None:
+        raise ImageInputError("nothing drawn yet: draw on the canvas")
+    picture = composite.convert("RGBA")
+    paper = Image.new("RGBA", picture.size, "white")
+    return Image.alpha_composite(paper, picture).convert("L")
 
 
 def encode_upload(
@@ -457,12 +474,27 @@ class ImageTabs(TabCallbacks):
         """The model's view of the upload, its reconstruction, and how it was read (with, for the
         conditional VAE on "auto", the class it read: "read as a 7, p = 0.93")."""
         model, info = self.resolve(name)
-        x, notes = load_upload(model, info, path, as_is)
+        return self._reconstruction(model, info, *load_upload(model, info, path, as_is), class_choice)
+
+    @user_errors
+    def reconstruct_drawing(
+        self, name: str, drawing: dict | None, class_choice: str = AUTO_CLASS, as_is: bool = False
+    ) -> tuple[Any, ...]:
+        """The canvas, read like an upload (a drawing is dark ink on white paper): as `reconstruct`."""
+        model, info = self.resolve(name)
+        paper = drawing_on_paper(drawing)
+        if paper.getextrema()[0] == 255:  # cleared, or not drawn on yet: nothing to say but that
+            return gr.skip(), gr.skip(), "_The canvas is empty: draw on it._"
+        x, notes = into_model(model, info, paper, as_is)
+        return self._reconstruction(model, info, x, notes, class_choice)
+
+    def _reconstruction(
+        self, model: BaseVAE, info: ModelInfo, x: torch.Tensor, notes: list[str], class_choice: str
+    ) -> tuple[Any, ...]:
         labels = class_labels(model, info, class_choice, image=x)
         if model.is_conditional and class_index(info.class_names, class_choice) is None:
             notes.append(page_text.class_reading(info.class_names, *explore.read_class(model, x)))
-        recon = explore.reconstruct(model, x, labels)
-        return display(x), display(recon), notes_text(notes)
+        return display(x), display(explore.reconstruct(model, x, labels)), notes_text(notes)
 
     @user_errors
     def compare(self, name: str, path: str | None, as_is: bool = False) -> tuple[list[tuple[Image.Image, str]], str]:

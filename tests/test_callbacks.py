@@ -53,7 +53,7 @@ def test_reconstruct_and_compare(explorer, uploads, name):
     shown, recon, notes = explorer.reconstruct(name, uploads["digit3"])
     assert isinstance(shown, Image.Image) and isinstance(recon, Image.Image)
     # A test image needs no reading; the conditional VAE on "auto" says which class it read.
-    assert notes.startswith("- read as a 3, p = ") if model.is_conditional else notes == ""
+    assert notes.startswith("read as a 3, p = ") if model.is_conditional else notes == ""
     assert shown.size == recon.size == grid_size(1, 1, model.img_size)
     gallery, note = explorer.compare(name, uploads["digit3"])
     assert note == ""
@@ -73,7 +73,7 @@ def announced(call, *args) -> list[str]:
         warnings.simplefilter("always")
         notes = call(*args)[2]
     assert not [w for w in caught if issubclass(w.category, UserWarning)]
-    return [line.removeprefix("- ") for line in notes.splitlines()]
+    return notes.split(" · ") if notes else []
 
 
 def test_upload_conversions_are_listed_once_under_the_models_view(explorer, uploads):

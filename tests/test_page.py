@@ -726,3 +726,32 @@ def test_a_shared_link_reopens_the_model_tab_and_decoded_image(ui: UI, chromium)
     expect(note).to_contain_text("not a comma-separated list of numbers")
     page.screenshot(path=str(SHOTS / "14-bad-link.png"))
     fresh.close()
+
+
+def _draw(ui: UI, strokes: list[list[tuple[float, float]]]) -> None:
+    """Draw strokes with the mouse on the canvas's 256 × 256 drawing area (fractions of its side)."""
+    canvas = ui.page.locator("#canvas")
+    canvas.get_by_role("button", name="Brush", exact=True).click()
+    area = canvas.locator("canvas").first.bounding_box()
+    side = min(area["width"], area["height"]) * 0.75  # the drawing area sits in the middle, zoomed a little
+    left, top = area["x"] + (area["width"] - side) / 2, area["y"] + (area["height"] - side) / 2
+    for stroke in strokes:
+        ui.page.mouse.move(left + stroke[0][0] * side, top + stroke[0][1] * side)
+        ui.page.mouse.down()
+        for x, y in stroke[1:]:
+            ui.page.mouse.move(left + x * side, top + y * side, steps=8)
+        ui.page.mouse.up()
+
+
+def test_drawing_on_the_canvas_reconstructs_the_strokes(ui: UI) -> None:
+    ui.use_model("vanilla_vae-digits")
+    before = ui.wait_image("Reconstruction")
+    ui.page.get_by_text("Or draw: the reconstruction follows your strokes").click()
+    _draw(ui, [[(0.3, 0.25), (0.7, 0.25), (0.45, 0.8)]])  # a 7, no button pressed
+    after = ui.wait_image("Reconstruction", other_than=before)
+    view = np.asarray(_picture(ui, ui.wait_image("Input as the model sees it")))
+    assert view[: view.shape[0] // 4].mean() > view[view.shape[0] // 2 :].mean()  # the 7's bar is at the top
+    expect(_notes(ui, "counted in 4×4 blocks")).to_be_visible()
+    _shot(ui, "15-canvas")
+    _draw(ui, [[(0.2, 0.6), (0.8, 0.6)]])  # another stroke: a new reconstruction
+    ui.wait_image("Reconstruction", other_than=after)
