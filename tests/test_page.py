@@ -540,8 +540,9 @@ def test_the_scoreboard_sets_every_model_of_the_data_side_by_side(ui: UI) -> Non
 def test_identical_reconstructions_do_not_break_in_the_page(ui: UI) -> None:
     """Two clicks on one example: the same picture, served from two files (see test_app for 32 at once)."""
     thumbs = _gallery(ui, "Examples: click one to reconstruct it")
+    shown = ui.wait_image("Reconstruction")  # the page's first example, reconstructed on load
     thumbs.nth(4).click()
-    first = ui.wait_image("Reconstruction")
+    first = ui.wait_image("Reconstruction", other_than=shown)
     thumbs.nth(5).click()
     between = ui.wait_image("Reconstruction", other_than=first)
     thumbs.nth(4).click()
