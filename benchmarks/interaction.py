@@ -43,7 +43,7 @@ def actions(call: Callable[..., object], name: str, latent_dim: int, upload: str
         "decode one latent (a slider move)": lambda: call("decode", name, [0.5] * latent_dim, AUTO),
         "traversal grid (all latents × 9)": lambda: call("traverse", name, [0.0] * latent_dim, 9, 3.0, AUTO),
         "prior sample grid of 64": lambda: call("sample", name, 64, 0, 1.0),
-        "reconstruct an uploaded image": lambda: call("reconstruct", name, upload, AUTO),
+        "reconstruct an uploaded image": lambda: call("reconstruct", name, upload, AUTO, False),
         "latent map from cache (PCA)": lambda: call("latent_map", name, "PCA", "label", None),
         "latent map from cache (t-SNE)": lambda: call("latent_map", name, "t-SNE", "label", None),
         "decode a clicked map point (PCA)": lambda: call("decode_point", name, "PCA", 0.5, -0.5, "data mean", [], AUTO),

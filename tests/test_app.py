@@ -153,7 +153,17 @@ def test_the_page_lists_the_local_models(apps):
 def test_reconstruct(client, files, name):
     shown, recon, notes = call(client, name, handle_file(files["one"]), AUTO, api_name="/reconstruct")
     assert assert_picture(shown).size == assert_picture(recon).size == (192, 192)
-    assert notes == ""  # a 32×32 grey light-on-dark digit needs no conversion
+    # A 32×32 grey light-on-dark digit is already in the frame: nothing to read. The conditional VAE
+    # on "auto" says which class it read.
+    assert notes.startswith("read as a ") if name == CVAE else notes == ""
+    photo = Image.new("L", (300, 200), 235)  # a dark 1 on light paper, small in the photo
+    ImageDraw.Draw(photo).line([(150, 60), (150, 140)], fill=30, width=5)
+    path = Path(files["one"]).with_name("photo.png")
+    photo.save(path)
+    read, _, notes = call(client, name, handle_file(str(path)), AUTO, False, api_name="/reconstruct")
+    assert "cropped to the ink" in notes
+    as_is, _, notes = call(client, name, handle_file(str(path)), AUTO, True, api_name="/reconstruct")
+    assert "read as it is" in notes and opened(read).tobytes() != opened(as_is).tobytes()
 
 
 def test_sample_is_deterministic_per_seed(client):
