@@ -129,13 +129,14 @@ def build_app(explorer: Explorer) -> gr.Blocks:
         link_note = gr.Markdown(elem_classes="status", elem_id="link-note")
         page = Page(explorer, demo, model, class_choice)
         with gr.Tabs() as page.tabs:
-            upload, galleries = _reconstruct_tab(page)
+            upload, galleries, onwards = _reconstruct_tab(page)
             _sample_tab(page)
             _conditional_tab(page)
             traverse = _traverse_tab(page, upload)
             galleries.append(traverse.gallery)
             _latent_map_tab(page, upload, traverse)
-            galleries.append(_interpolate_tab(page))
+            interpolate = _interpolate_tab(page)
+            galleries.append(interpolate.gallery)
             _arithmetic_tab(page, traverse)
             _palette_tab(page)
             _model_card_tab(page)
@@ -146,6 +147,7 @@ def build_app(explorer: Explorer) -> gr.Blocks:
         page.on_model(lambda name: name, [model], [ready])
         page.cancel_actions_on_switch()
         _shared_links(page, traverse, link_note)
+        _your_image_onwards(page, upload, onwards, traverse, interpolate)
         for tab in page.tabs.children:  # the URL follows the tab shown (page.js)
             tab.select(None, None, None, js=f"() => window.vaeShare({{tab: {tab.id!r}}})", queue=False)
     return demo
@@ -157,11 +159,35 @@ def _shared_links(page: Page, traverse: TraverseParts, note: gr.Markdown) -> Non
     pending = gr.State(None)
     shown = page.open(page.explorer.open_shared, [page.model, page.tabs, pending, note])
     outputs = [*traverse.start_outputs, pending, note]
-    shown.then(page.explorer.apply_shared_code, [page.model, pending, page.class_choice], outputs, **UI_ONLY)
+    inputs = [page.model, pending, page.class_choice]
+    traverse.started(shown.then(page.explorer.apply_shared_code, inputs, outputs, **UI_ONLY))
     share_model = {"fn": None, "inputs": [page.model], "js": "(m) => window.vaeShare({model: m})", "queue": False}
     shown.then(**share_model)
     page.model.change(**share_model)
     traverse.code.change(None, [traverse.code], None, js="(c) => window.vaeShare({code: c})", queue=False)
+
+
+def _your_image_onwards(
+    page: Page,
+    upload: gr.File,
+    buttons: tuple[gr.Button, gr.Button],
+    traverse: TraverseParts,
+    interpolate: InterpolateParts,
+) -> None:
+    """The image uploaded or drawn on the Reconstruct tab goes on: one click makes it the Traverse
+    start or Interpolate's image A (and opens that tab)."""
+    explorer, to_traverse, to_interpolate = page.explorer, *buttons
+
+    def start_from_upload(name: str, path: str | None, class_choice: str) -> list:
+        return explorer.set_start(name, "uploaded image", 0, path, class_choice)
+
+    inputs = [page.model, upload, page.class_choice]
+    started = to_traverse.click(start_from_upload, inputs, traverse.start_outputs, **UI_ONLY)
+    started.success(lambda: gr.Tabs(selected="traverse"), None, [page.tabs], **UI_ONLY)
+    traverse.started(started)
+    ends = [interpolate.image_a, interpolate.source]
+    opened = to_interpolate.click(lambda path: (path, "images"), [upload], ends, **UI_ONLY)
+    opened.success(lambda: gr.Tabs(selected="interpolate"), None, [page.tabs], **UI_ONLY)
 
 
 def _free_dropdown(label: str, choices: list[str] = (), **kwargs: Any) -> gr.Dropdown:
@@ -212,7 +238,7 @@ def _seed_and_temperature() -> tuple[gr.Number, gr.Slider]:
     return seed, temperature
 
 
-def _reconstruct_tab(page: Page) -> tuple[gr.File, list[gr.Gallery]]:
+def _reconstruct_tab(page: Page) -> tuple[gr.File, list[gr.Gallery], tuple[gr.Button, gr.Button]]:
     explorer, model = page.explorer, page.model
     with gr.Tab("Reconstruct", id="reconstruct"):
         with gr.Row():
@@ -227,6 +253,8 @@ def _reconstruct_tab(page: Page) -> tuple[gr.File, list[gr.Gallery]]:
         with gr.Row():
             reconstruct = gr.Button("Reconstruct", variant="primary")
             compare = gr.Button("Compare models")
+            to_traverse = gr.Button("Traverse from this image")
+            to_interpolate = gr.Button("Interpolate from this image")
         with gr.Accordion("Or draw: the reconstruction follows your strokes", open=False):
             canvas = gr.Sketchpad(
                 label="Canvas: pick the brush on the left, then draw (read like a photo of dark ink on paper)",
@@ -259,7 +287,7 @@ def _reconstruct_tab(page: Page) -> tuple[gr.File, list[gr.Gallery]]:
         api_name="reconstruct_drawing",
     )
     page.report(drawn, status)
-    canvas.change(lambda: None, None, [upload], queue=False, **UI_ONLY)  # the view is the drawing now, not the file
+    canvas.change(explorer.drawing_file, [canvas], [upload], **UI_ONLY)  # the drawing stands as the upload
     picked = gallery.select(explorer.reconstruct_example, [model, page.class_choice], [upload, converted, recon, notes])
     page.report(picked, status)
     compared_event = compare.click(
@@ -272,7 +300,7 @@ def _reconstruct_tab(page: Page) -> tuple[gr.File, list[gr.Gallery]]:
         [model, upload, shown],
         [upload, converted, recon, notes, compared, compare_note, compare_box, shown],
     )
-    return upload, [gallery]
+    return upload, [gallery], (to_traverse, to_interpolate)
 
 
 def _sample_tab(page: Page) -> None:
@@ -322,6 +350,11 @@ class TraverseParts:
     gallery: gr.Gallery
     code: gr.JSON
     start_outputs: list
+    redraw: Any  # after an event that moved the start: the grid drawn around the new start
+
+    def started(self, event: Any) -> Any:
+        """After `event` set the start: the grid follows (never a grid around the previous start)."""
+        return event.success(**self.redraw)
 
 
 def _traverse_tab(page: Page, upload: gr.File) -> TraverseParts:
@@ -360,7 +393,14 @@ def _traverse_tab(page: Page, upload: gr.File) -> TraverseParts:
         explorer.set_start, [model, source, index, upload, class_choice], start_outputs, api_name="set_start"
     )
     page.report(moved, status)
-    page.report(gallery.select(explorer.start_from_example, [model, class_choice], start_outputs), status)
+    grid_inputs = [model, code, steps, span, class_choice]
+    parts = TraverseParts(
+        gallery, code, start_outputs, {"fn": explorer.traverse, "inputs": grid_inputs, "outputs": [grid], **UI_ONLY}
+    )
+    parts.started(moved)
+    picked = gallery.select(explorer.start_from_example, [model, class_choice], start_outputs)
+    page.report(picked, status)
+    parts.started(picked)
     page.on_model(explorer.reset_traverse, [model, steps, span], [*start_outputs, grid, note])
     gr.on(
         [slider.input for slider in sliders],
@@ -379,7 +419,7 @@ def _traverse_tab(page: Page, upload: gr.File) -> TraverseParts:
     _reveal([animate.click], animated)
     page.report(gif, status)
     page.on_model(explorer.animation_latents, [model], [latent, animated])
-    return TraverseParts(gallery, code, start_outputs)
+    return parts
 
 
 def _latent_map_tab(page: Page, upload: gr.File, traverse: TraverseParts) -> None:
@@ -421,6 +461,8 @@ def _latent_map_tab(page: Page, upload: gr.File, traverse: TraverseParts) -> Non
     page.report(show.click(explorer.latent_map, inputs, [plot, info], api_name="latent_map"), status)
     page.report(recompute.click(explorer.recompute_map, inputs, [plot, info], api_name="recompute_map"), status)
     page.on_model(explorer.reset_map, [model, method], [colour_by, plot, info])
+    # A new upload or drawing shows on the map at once, as the red star.
+    page.report(upload.change(explorer.latent_map, inputs, [plot, info], show_progress="hidden", **UI_ONLY), status)
     point_inputs = [model, method, x, y, base, traverse.code, class_choice]
     point_outputs = [point_image, point_code, point_note, x, y]
     clicked = decode.click(
@@ -429,6 +471,7 @@ def _latent_map_tab(page: Page, upload: gr.File, traverse: TraverseParts) -> Non
     page.report(clicked, status)
     started = to_traverse.click(explorer.start_from_point, [model, point_code, class_choice], traverse.start_outputs)
     page.report(started.success(lambda: gr.Tabs(selected="traverse"), None, [page.tabs], **UI_ONLY), status)
+    traverse.started(started)
     manifold_inputs = [model, steps, extent, base, traverse.code, class_choice]
     page.report(show_manifold.click(explorer.manifold, manifold_inputs, [manifold], api_name="manifold"), status)
     _reveal([show_manifold.click], manifold)
@@ -503,7 +546,16 @@ def interpolate_inputs(source: str) -> tuple[gr.Column, gr.Column]:
     return gr.Column(visible=source == "images"), gr.Column(visible=source == "classes")
 
 
-def _interpolate_tab(page: Page) -> gr.Gallery:
+@dataclasses.dataclass
+class InterpolateParts:
+    """What the Reconstruct tab uses of the Interpolate tab: its gallery, its mode and image A."""
+
+    gallery: gr.Gallery
+    source: gr.Radio
+    image_a: gr.File
+
+
+def _interpolate_tab(page: Page) -> InterpolateParts:
     explorer, model = page.explorer, page.model
     with gr.Tab("Interpolate", id="interpolate"):
         source = gr.Radio(["images", "classes"], value="images", label="Between two")
@@ -538,7 +590,7 @@ def _interpolate_tab(page: Page) -> gr.Gallery:
     ends = [image_a, image_b]
     page.on_model(explorer.reset_interpolate, [model, *ends, shown], [class_a, class_b, *ends, row, notes, shown])
     page.on_model(lambda _: gr.Image(value=None, visible=False), [model], [animated])
-    return gallery
+    return InterpolateParts(gallery, source, image_a)
 
 
 def _model_card_tab(page: Page) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import functools
+import io
 import tempfile
 import threading
 import time
@@ -488,6 +489,17 @@ class ImageTabs(TabCallbacks):
         x, notes = into_model(model, info, paper, as_is)
         return self._reconstruction(model, info, x, notes, class_choice)
 
+    def drawing_file(self, drawing: dict | None) -> str | None:
+        """The drawing as a PNG on white paper, to stand as the upload: the other tabs (the map's star,
+        Traverse, Interpolate, Compare) then use it like a photo. None for an empty canvas."""
+        with contextlib.suppress(ImageInputError):
+            paper = drawing_on_paper(drawing)
+            if paper.getextrema()[0] < 255:
+                buffer = io.BytesIO()
+                paper.save(buffer, "PNG")
+                return output_file(buffer.getvalue(), ".png")
+        return None
+
     def _reconstruction(
         self, model: BaseVAE, info: ModelInfo, x: torch.Tensor, notes: list[str], class_choice: str
     ) -> tuple[Any, ...]:
@@ -705,8 +717,8 @@ PLANE_BASES = ("data mean", "Traverse start")  # where a PCA map's off-plane com
 BETWEEN_CLASSES = "between classes (From → To)"
 WEAK_R_SQUARED = 0.1  # below this, a factor is hardly encoded linearly: its direction is close to aimless
 PALETTE_CORNERS = ("top left", "top right", "bottom left", "bottom right")
-GIF_DIR = Path(tempfile.gettempdir()) / "vae-explorer-animations"
-GIF_MAX_AGE_S = 3600
+OUTPUT_DIR = Path(tempfile.gettempdir()) / "vae-explorer-outputs"  # animations and drawings
+OUTPUT_MAX_AGE_S = 3600
 
 
 def map_inverse(latents: dict, method: str) -> MapInverse:
@@ -737,15 +749,15 @@ def model_directions(info: ModelInfo, latents: dict) -> dict[str, Direction]:
     return factor_directions(latents["codes"], latents["factors"], moves)
 
 
-def gif_file(data: bytes) -> str:
-    """The GIF written to a file of its own (gradio serves files), dropping those over an hour old."""
-    GIF_DIR.mkdir(exist_ok=True)
+def output_file(data: bytes, suffix: str) -> str:
+    """`data` written to a file of its own (gradio serves files), dropping those over an hour old."""
+    OUTPUT_DIR.mkdir(exist_ok=True)
     now = time.time()
-    for old in GIF_DIR.glob("*.gif"):
+    for old in OUTPUT_DIR.iterdir():
         with contextlib.suppress(OSError):  # another request may be removing it too
-            if now - old.stat().st_mtime > GIF_MAX_AGE_S:
+            if now - old.stat().st_mtime > OUTPUT_MAX_AGE_S:
                 old.unlink()
-    path = GIF_DIR / f"{uuid.uuid4().hex}.gif"
+    path = OUTPUT_DIR / f"{uuid.uuid4().hex}{suffix}"
     path.write_bytes(data)
     return str(path)
 
@@ -754,7 +766,7 @@ def animation(frames: torch.Tensor) -> str:
     """A looping GIF, one frame per image, enlarged to about 128 px (a bar under each frame shows
     where in the sweep it lies)."""
     scale = max(1, 128 // frames.shape[-1])
-    return gif_file(gif_bytes(frames, scale=scale))
+    return output_file(gif_bytes(frames, scale=scale), ".gif")
 
 
 class CartographyTabs(TabCallbacks):
