@@ -298,6 +298,10 @@ def test_build_app_names_every_endpoint(explorer, uploads):
     names = {getattr(fn, "api_name", None) for fn in demo.fns.values()}
     expected = {"reconstruct", "compare", "sample", "generate", "class_style", "set_start", "decode", "traverse"}
     assert expected | {"latent_map", "recompute_map", "interpolate", "model_card", "scoreboard"} <= names
+    cartography = {"decode_point", "manifold", "arithmetic", "palette", "animate_traversal", "animate_interpolation"}
+    assert cartography | {"reconstruct_drawing"} <= names
+    tabs = next(block for block in demo.blocks.values() if isinstance(block, gr.Tabs))
+    assert [tab.id for tab in tabs.children] == list(callbacks.TAB_IDS)  # what a shared link may name
 
 
 def test_parse_args_and_hub_repos(monkeypatch):
