@@ -75,6 +75,7 @@ class Page:
         self.statuses: list[gr.Markdown] = []
         self.actions: list[Any] = []  # the events a switch of model cancels
         self.model_updates: list[tuple] = []  # what on_model runs, for `open`
+        self.drawn: Any = None  # the canvas's event that turns a drawing into the upload
 
     def status(self) -> gr.Markdown:
         """A note for a tab's errors, shown beside its controls (hidden while empty)."""
@@ -145,9 +146,9 @@ def build_app(explorer: Explorer) -> gr.Blocks:
         # Last of the model updates (they run in order): the page is all of one model once it shows its name.
         ready = gr.Textbox(visible="hidden", elem_id="model-ready", label="model shown")
         page.on_model(lambda name: name, [model], [ready])
-        page.cancel_actions_on_switch()
         _shared_links(page, traverse, link_note)
         _your_image_onwards(page, upload, onwards, traverse, interpolate)
+        page.cancel_actions_on_switch()
         for tab in page.tabs.children:  # the URL follows the tab shown (page.js)
             tab.select(None, None, None, js=f"() => window.vaeShare({{tab: {tab.id!r}}})", queue=False)
     return demo
@@ -284,10 +285,10 @@ def _reconstruct_tab(page: Page) -> tuple[gr.File, list[gr.Gallery], tuple[gr.Bu
         [converted, recon, notes],
         trigger_mode="always_last",  # while strokes keep coming, only the latest drawing is read
         show_progress="hidden",
-        api_name="reconstruct_drawing",
+        **UI_ONLY,  # a script sends a file to /reconstruct
     )
     page.report(drawn, status)
-    canvas.change(explorer.drawing_file, [canvas], [upload], **UI_ONLY)  # the drawing stands as the upload
+    page.drawn = canvas.change(explorer.drawing_file, [canvas], [upload], **UI_ONLY)  # the drawing stands as the upload
     picked = gallery.select(explorer.reconstruct_example, [model, page.class_choice], [upload, converted, recon, notes])
     page.report(picked, status)
     compared_event = compare.click(
@@ -350,11 +351,12 @@ class TraverseParts:
     gallery: gr.Gallery
     code: gr.JSON
     start_outputs: list
-    redraw: Any  # after an event that moved the start: the grid drawn around the new start
+    redraw: dict  # after an event that moved the start: the grid drawn around the new start
+    actions: list  # the page's actions that a model switch cancels
 
-    def started(self, event: Any) -> Any:
+    def started(self, event: Any) -> None:
         """After `event` set the start: the grid follows (never a grid around the previous start)."""
-        return event.success(**self.redraw)
+        self.actions += [event, event.success(**self.redraw)]
 
 
 def _traverse_tab(page: Page, upload: gr.File) -> TraverseParts:
@@ -393,10 +395,11 @@ def _traverse_tab(page: Page, upload: gr.File) -> TraverseParts:
         explorer.set_start, [model, source, index, upload, class_choice], start_outputs, api_name="set_start"
     )
     page.report(moved, status)
-    grid_inputs = [model, code, steps, span, class_choice]
-    parts = TraverseParts(
-        gallery, code, start_outputs, {"fn": explorer.traverse, "inputs": grid_inputs, "outputs": [grid], **UI_ONLY}
-    )
+    grid_inputs = [model, code, steps, span, class_choice, start_label]
+    # The button's event first: it names the /traverse endpoint (the redraws after a new start reuse its fn).
+    swept = traverse.click(explorer.traverse, grid_inputs, [grid], api_name="traverse")
+    redraw = {"fn": explorer.traverse, "inputs": grid_inputs, "outputs": [grid], **UI_ONLY}
+    parts = TraverseParts(gallery, code, start_outputs, redraw, page.actions)
     parts.started(moved)
     picked = gallery.select(explorer.start_from_example, [model, class_choice], start_outputs)
     page.report(picked, status)
@@ -412,7 +415,6 @@ def _traverse_tab(page: Page, upload: gr.File) -> TraverseParts:
         **UI_ONLY,
     )
     decode.click(explorer.decode, [model, code, class_choice], [decoded], api_name="decode")
-    swept = traverse.click(explorer.traverse, [model, code, steps, span, class_choice], [grid], api_name="traverse")
     page.report(swept, status)
     gif_inputs = [model, code, latent, steps, span, class_choice]
     gif = animate.click(explorer.animate_traversal, gif_inputs, [animated], api_name="animate_traversal")
@@ -462,7 +464,11 @@ def _latent_map_tab(page: Page, upload: gr.File, traverse: TraverseParts) -> Non
     page.report(recompute.click(explorer.recompute_map, inputs, [plot, info], api_name="recompute_map"), status)
     page.on_model(explorer.reset_map, [model, method], [colour_by, plot, info])
     # A new upload or drawing shows on the map at once, as the red star.
-    page.report(upload.change(explorer.latent_map, inputs, [plot, info], show_progress="hidden", **UI_ONLY), status)
+    shown = {"fn": explorer.map_with_image, "inputs": inputs, "outputs": [plot, info], "show_progress": "hidden"}
+    upload.upload(**shown, **UI_ONLY)
+    page.drawn.then(**shown, **UI_ONLY)
+    # The map on screen is the one a click decodes on: a new projection or colouring redraws it.
+    page.report(gr.on([method.change, colour_by.input], explorer.latent_map, inputs, [plot, info], **UI_ONLY), status)
     point_inputs = [model, method, x, y, base, traverse.code, class_choice]
     point_outputs = [point_image, point_code, point_note, x, y]
     clicked = decode.click(
@@ -470,12 +476,13 @@ def _latent_map_tab(page: Page, upload: gr.File, traverse: TraverseParts) -> Non
     )
     page.report(clicked, status)
     started = to_traverse.click(explorer.start_from_point, [model, point_code, class_choice], traverse.start_outputs)
-    page.report(started.success(lambda: gr.Tabs(selected="traverse"), None, [page.tabs], **UI_ONLY), status)
+    page.report(started, status)
+    started.success(lambda: gr.Tabs(selected="traverse"), None, [page.tabs], **UI_ONLY)
     traverse.started(started)
     manifold_inputs = [model, steps, extent, base, traverse.code, class_choice]
     page.report(show_manifold.click(explorer.manifold, manifold_inputs, [manifold], api_name="manifold"), status)
     _reveal([show_manifold.click], manifold)
-    page.on_model(explorer.reset_point, [model], [point_image, point_code, point_note, manifold])
+    page.on_model(explorer.reset_point, [model], [point_image, point_code, point_note, x, y, manifold])
 
 
 def _arithmetic_tab(page: Page, traverse: TraverseParts) -> None:

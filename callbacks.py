@@ -197,14 +197,13 @@ def load_upload(
 def into_model(
     model: BaseVAE, info: ModelInfo, image: Image.Image, as_is: bool = False
 ) -> tuple[torch.Tensor, list[str]]:
-    """An image read into the model's domain the way its data was made (`read_into_domain`), and the
-    steps taken. An image already in the model's frame (a test image, an example) and, with `as_is`,
-    any image is only fitted to the frame."""
-    if as_is or image.size == (model.img_size, model.img_size):
+    """An image read into the model's domain the way its data was made (`read_into_domain`; with
+    `as_is` only fitted to the frame), and the steps taken. An image already in the model's frame
+    (a test image, an example) is taken as it is, without a word."""
+    if image.size == (model.img_size, model.img_size) and not as_is:
         dark_background = info.dataset in LIGHT_ON_DARK_DATASETS
-        x, notes = to_model_input(image, model.in_channels, model.img_size, dark_background=dark_background)
-        return x, (["read as it is"] if as_is else []) + notes
-    return read_into_domain(image, info.dataset, model.in_channels, model.img_size)
+        return to_model_input(image, model.in_channels, model.img_size, dark_background=dark_background)
+    return read_into_domain(image, info.dataset, model.in_channels, model.img_size, as_is=as_is)
 
 
 def drawing_on_paper(drawing: dict | None) -> Image.Image:
@@ -485,7 +484,7 @@ class ImageTabs(TabCallbacks):
         model, info = self.resolve(name)
         paper = drawing_on_paper(drawing)
         if paper.getextrema()[0] == 255:  # cleared, or not drawn on yet: nothing to say but that
-            return gr.skip(), gr.skip(), "_The canvas is empty: draw on it._"
+            return None, None, "_The canvas is empty: draw on it._"
         x, notes = into_model(model, info, paper, as_is)
         return self._reconstruction(model, info, x, notes, class_choice)
 
@@ -503,9 +502,10 @@ class ImageTabs(TabCallbacks):
     def _reconstruction(
         self, model: BaseVAE, info: ModelInfo, x: torch.Tensor, notes: list[str], class_choice: str
     ) -> tuple[Any, ...]:
-        labels = class_labels(model, info, class_choice, image=x)
-        if model.is_conditional and class_index(info.class_names, class_choice) is None:
-            notes.append(page_text.class_reading(info.class_names, *explore.read_class(model, x)))
+        labels = class_labels(model, info, class_choice, fallback=None)
+        if model.is_conditional and labels is None:  # "auto": the class it reads, said with its probability
+            labels, probability = explore.read_class(model, x)
+            notes.append(page_text.class_reading(info.class_names, labels, probability))
         return display(x), display(explore.reconstruct(model, x, labels)), notes_text(notes)
 
     @user_errors
@@ -621,10 +621,12 @@ class LatentTabs(TabCallbacks):
         steps: int = 9,
         span: float = SLIDER_SPAN,
         class_choice: str = AUTO_CLASS,
+        start_label: int | None = None,
     ) -> Image.Image:
-        """The traversal grid around `code` (the page sends its sliders' code), rows labelled."""
+        """The traversal grid around `code` (the page sends its sliders' code), rows labelled; on
+        "auto" the conditional VAE keeps the class its start was read as (`start_label`)."""
         model, info = self.resolve(name)
-        labels = class_labels(model, info, class_choice)
+        labels = class_labels(model, info, class_choice, fallback=0 if start_label is None else int(start_label))
         return traversal_picture(model, info, start_point(info, code), int(steps), float(span), labels)
 
     @user_errors
@@ -697,6 +699,14 @@ class LatentTabs(TabCallbacks):
         if latents is None:
             raise ValueError(f"{name} has no latent cache; press Recompute to encode the test set")
         return map_figure(model, info, latents, method, colour_by, path)
+
+    def map_with_image(self, name: str, method: str, colour_by: str, path: str | None) -> tuple[Any, ...]:
+        """A new upload or drawing on the cached map, as the red star; left as it is where there is no
+        cached map or the image cannot be read (the Reconstruct tab already says why)."""
+        try:
+            return self.latent_map(name, method, colour_by, path)
+        except gr.Error:
+            return gr.skip(), gr.skip()
 
     def reset_map(self, name: str, method: str = "PCA") -> tuple[Any, ...]:
         """After a model switch (and on load): its colour choices and its cached map, coloured by
@@ -790,8 +800,7 @@ class CartographyTabs(TabCallbacks):
         model, info = self.resolve(name)
         inverse = self.map_inverse(name, method)
         base_code = plane_base(inverse, base, start, info)
-        code, notes = inverse.code_at((float(x), float(y)), base_code)
-        point = inverse.pca.transform(code[None])[0] if inverse.pca is not None else (x, y)
+        code, point, notes = inverse.code_at((float(x), float(y)), base_code)
         labels = class_labels(model, info, class_choice)
         image = display(explore.decode(model, torch.from_numpy(code).float(), labels))
         if labels is not None:
@@ -922,14 +931,17 @@ class CartographyTabs(TabCallbacks):
         info = self.catalog.info(name)
         names, classes = self.direction_names(name), info.class_names
         pair = classes[0], classes[min(1, len(classes) - 1)]
-        row, note, gif = self.arithmetic(name, [], names[0], *pair)
+        try:
+            row, note, gif = self.arithmetic(name, [], names[0], *pair)
+        except gr.Error as err:  # no latent cache: no directions to learn (the note says so)
+            row, note, gif = None, page_text.switched(name, err.message), None
         return (
             gr.Dropdown(names, value=names[0]),
             gr.Dropdown(classes, value=pair[0]),
             gr.Dropdown(classes, value=pair[1]),
             page_text.linearity_text(self.directions(name), WEAK_R_SQUARED),
             row,
-            gr.Image(value=gif, visible=True),
+            gr.Image(value=gif, visible=gif is not None),
             note,
         )
 
@@ -964,7 +976,10 @@ class CartographyTabs(TabCallbacks):
         palette, so no grid is stale."""
         names = self.catalog.info(name).class_names
         corners = [names[i % len(names)] for i in range(4)]
-        grid, notes = self.palette(name, "classes", 7, "linear", *corners)
+        try:
+            grid, notes = self.palette(name, "classes", 7, "linear", *corners)
+        except gr.Error as err:  # no latent cache: class centres are unknown (the note says so)
+            grid, notes = None, page_text.switched(name, err.message)
         return (*[gr.Dropdown(names, value=corner) for corner in corners], grid, notes)
 
     def _corner_codes(
@@ -989,9 +1004,10 @@ class CartographyTabs(TabCallbacks):
         previous model."""
         hidden = gr.Image(value=None, visible=False)
         if self.catalog.latents(name) is None:
-            return None, None, page_text.switched(name, "it has no latent cache, so there is no map to click."), hidden
-        image, code, note, *_ = self.decode_point(name, "PCA", 0.0, 0.0)
-        return image, code, f"The map's origin, the mean code. {note} Click anywhere on a 2-D map.", hidden
+            note = page_text.switched(name, "it has no latent cache, so there is no map to click.")
+            return None, None, note, 0.0, 0.0, hidden
+        image, code, note, x, y = self.decode_point(name, "PCA", 0.0, 0.0)
+        return image, code, f"The map's origin, the mean code. {note} Click anywhere on a 2-D map.", x, y, hidden
 
     # --- animations ---------------------------------------------------------------------
 
@@ -1045,13 +1061,19 @@ def shared_state(
     if tab and tab not in TAB_IDS:
         notes.append(f"the link's tab {tab!r} does not exist; tabs are {', '.join(TAB_IDS)}")
         tab = None
-    code = None
-    if params.get("code"):
-        try:
-            code = [float(v) for v in params["code"].split(",")]
-        except ValueError:
-            notes.append("the link's code is not a comma-separated list of numbers, so the start is zero")
+    code = link_code(params.get("code", ""))
+    if params.get("code") and code is None:
+        notes.append("the link's code is not a comma-separated list of finite numbers, so the start is zero")
     return model, tab, code, notes
+
+
+def link_code(text: str) -> list[float] | None:
+    """A link's code: comma-separated finite numbers; None for anything else (or nothing)."""
+    try:
+        code = [float(v) for v in text.split(",")]
+    except ValueError:
+        return None
+    return code if np.isfinite(code).all() else None
 
 
 class Explorer(ImageTabs, LatentTabs, CartographyTabs):

@@ -184,4 +184,6 @@ def relabel_note(source: str, target: str) -> str:
 
 def class_reading(class_names: list[str], label: int, probability: float) -> str:
     """What the conditional VAE read an image as, by its own likelihood: "read as a 7, p = 0.93"."""
-    return f"read as a {class_names[label]}, p = {probability:.2f} (the model's own likelihood of each class)"
+    name = class_names[label]
+    article = "an" if name[:1].lower() in "aeiou8" or name in ("11", "18") else "a"
+    return f"read as {article} {name}, p = {probability:.2f} (the model's own likelihood of each class)"

@@ -359,6 +359,8 @@ def test_a_shared_link_is_checked_and_falls_back_with_notes():
     assert (model, tab, code) == (CVAE, None, None)
     assert noted(notes, "'nope'", "not on this server") and noted(notes, "tab 'x'") and noted(notes, "comma-separated")
     assert callbacks.shared_state({}, names, CVAE) == (CVAE, None, None, [])
+    _, _, code, notes = callbacks.shared_state({"code": "0.5,nan"}, names, CVAE)  # not finite: a note, no error
+    assert code is None and noted(notes, "finite numbers")
 
 
 def test_a_shared_code_of_the_wrong_length_is_said_and_a_good_one_starts_the_traverse(explorer):

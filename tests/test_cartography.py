@@ -143,13 +143,16 @@ def test_digits_three_to_eight_turns_most_threes_into_eights_for_an_independent_
 def test_the_map_inverse_clamps_and_says_how_it_found_the_code(pca, codes):
     coords = pca.transform(codes)
     exact = cartography.MapInverse(coords, codes, pca)
-    code, notes = exact.code_at((0.5, -0.25), pca.mean_)
-    assert np.allclose(pca.transform(code[None])[0], (0.5, -0.25)) and notes == []
-    far, notes = exact.code_at((1e6, 0.0), pca.mean_)
-    assert pca.transform(far[None])[0][0] < coords[:, 0].max() * 1.5 and "outside" in notes[0]
+    code, point, notes = exact.code_at((0.5, -0.25), pca.mean_)
+    assert np.allclose(pca.transform(code[None])[0], (0.5, -0.25)) and point == (0.5, -0.25) and notes == []
+    far, point, notes = exact.code_at((1e6, 0.0), pca.mean_)
+    assert np.allclose(pca.transform(far[None])[0], point) and point[0] < coords[:, 0].max() * 1.5
+    assert "outside" in notes[0]
     approximate = cartography.MapInverse(coords, codes, None)
-    code, notes = approximate.code_at(tuple(coords[3]), pca.mean_)
+    code, point, notes = approximate.code_at(tuple(coords[3]), pca.mean_)
     assert np.allclose(code, codes[3]) and "approximation" in notes[-1]
+    _, point, notes = approximate.code_at((1e6, 1e6), pca.mean_)  # clamped on t-SNE too, and said
+    assert point[0] < 1e3 and "outside" in notes[0]
 
 
 def test_factor_directions_and_their_sweep_from_strength_zero():

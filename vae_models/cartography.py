@@ -27,17 +27,20 @@ class MapInverse:
     codes: np.ndarray  # [N, D], their codes
     pca: PCA | None  # the projection of a PCA map; None for t-SNE
 
-    def code_at(self, point: tuple[float, float], base: np.ndarray) -> tuple[np.ndarray, list[str]]:
-        """The code at `point` (clamped to the map), and notes: the clamp, and how the code was found.
-        Off the PCA plane the code takes `base`'s components."""
+    def code_at(
+        self, point: tuple[float, float], base: np.ndarray
+    ) -> tuple[np.ndarray, tuple[float, float], list[str]]:
+        """The code at `point`, the point it stands for (clamped to the map), and notes: the clamp, and
+        how the code was found. Off the PCA plane the code takes `base`'s components."""
         inside, clamped = clamp_to_map(point, self.coords)
         if self.pca is None:
             how = (
                 "an approximation on this non-linear map: the distance-weighted code of the "
                 f"{NEAREST_POINTS} nearest test points"
             )
-            return nearest_codes_inverse(self.coords, self.codes, inside), [note for note in (clamped, how) if note]
-        return pca_inverse(self.pca, inside, base), [clamped] if clamped else []
+            code = nearest_codes_inverse(self.coords, self.codes, inside)
+            return code, inside, [note for note in (clamped, how) if note]
+        return pca_inverse(self.pca, inside, base), inside, [clamped] if clamped else []
 
 
 def clamp_to_map(
