@@ -29,12 +29,13 @@ import torch
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from vae_models import explore
-from vae_models.classifier import ImageClassifier, train_classifier
+from vae_models.classifier import ImageClassifier
 from vae_models.cvae import ConditionalVAE
 from vae_models.data import load_dataset, read_into_domain
 from vae_models.images import read_image, to_pil
 from vae_models.loading import load_model
 
+from .arithmetic import digits_judge
 from .timing import time_calls
 
 BARS = {"model view": 0.95, "reconstruction": 0.85}
@@ -168,11 +169,6 @@ def make_photos(count: int, seed: int, size: tuple[int, int] = PHOTO_SIZE) -> li
     return photos
 
 
-def make_judge() -> ImageClassifier:
-    images, labels = load_dataset("digits", "train", download=False).batch()
-    return train_classifier(images, labels, 10, epochs=8, seed=0)
-
-
 @dataclass(frozen=True)
 class Reading:
     """The photos as the digits models see them."""
@@ -250,7 +246,7 @@ def measure(count: int, seed: int, checkpoints: Path, save: Path | None) -> dict
     start = time.perf_counter()
     reading = read_all(photos)
     read_seconds = (time.perf_counter() - start) / count
-    judge = make_judge()
+    judge = digits_judge()
     models = {name: load_model(checkpoints / name, device="cpu") for name in ("vanilla_vae-digits", "cvae-digits")}
     figures: dict[str, object] = {
         "photos": count,
