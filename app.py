@@ -440,6 +440,9 @@ def _latent_map_tab(page: Page, upload: gr.File, traverse: TraverseParts) -> Non
         with gr.Row():
             with gr.Column(scale=3):
                 plot = gr.Plot(label="Latent space", elem_id="latent-map-plot")
+                # Whether the map shown is Recompute's (a click decodes on its points). Inside the tab: a
+                # State directly under gr.Tabs counts as a tab.
+                recomputed = gr.State(False)
                 info = gr.Markdown()
             with gr.Column(scale=1, min_width=260):
                 point_image = _image("Decoded point")
@@ -461,15 +464,20 @@ def _latent_map_tab(page: Page, upload: gr.File, traverse: TraverseParts) -> Non
         )
     inputs = [model, method, colour_by, upload]
     page.report(show.click(explorer.latent_map, inputs, [plot, info], api_name="latent_map"), status)
-    page.report(recompute.click(explorer.recompute_map, inputs, [plot, info], api_name="recompute_map"), status)
+    redrawn = recompute.click(explorer.recompute_map, inputs, [plot, info], api_name="recompute_map")
+    page.report(redrawn, status)
+    redrawn.success(lambda: True, None, [recomputed], **UI_ONLY)
+    # Every other drawing of the map is the cached one.
+    cached = [show.click, method.change, colour_by.input, upload.upload, page.model.change]
+    gr.on(cached, lambda: False, None, [recomputed], **UI_ONLY)
     page.on_model(explorer.reset_map, [model, method], [colour_by, plot, info])
     # A new upload or drawing shows on the map at once, as the red star.
     shown = {"fn": explorer.map_with_image, "inputs": inputs, "outputs": [plot, info], "show_progress": "hidden"}
     upload.upload(**shown, **UI_ONLY)
-    page.drawn.then(**shown, **UI_ONLY)
+    page.drawn.then(**shown, **UI_ONLY).then(lambda: False, None, [recomputed], **UI_ONLY)
     # The map on screen is the one a click decodes on: a new projection or colouring redraws it.
     page.report(gr.on([method.change, colour_by.input], explorer.latent_map, inputs, [plot, info], **UI_ONLY), status)
-    point_inputs = [model, method, x, y, base, traverse.code, class_choice]
+    point_inputs = [model, method, x, y, base, traverse.code, class_choice, recomputed]
     point_outputs = [point_image, point_code, point_note, x, y]
     clicked = decode.click(
         explorer.decode_point, point_inputs, point_outputs, api_name="decode_point", js=TAKE_MAP_CLICK

@@ -433,7 +433,7 @@ class TabCallbacks:
     def __init__(self, catalog: Catalog, examples: dict[str, list[Example]] | None = None) -> None:
         self.catalog = catalog
         self.examples = examples or {}
-        self.map_inverses: dict[tuple[str, str], MapInverse] = {}  # made on first use: a PCA fit each
+        self.map_inverses: dict[tuple, MapInverse] = {}  # made on first use: a PCA fit each
         self.direction_cache: dict[str, dict[str, Direction]] = {}
 
     def resolve(self, name: str) -> tuple[BaseVAE, ModelInfo]:
@@ -687,6 +687,8 @@ class LatentTabs(TabCallbacks):
         progress(0.1, desc=f"projecting with {method}")
         fresh, how = fresh_map(latents, method, lambda done: progress(0.1 + 0.85 * done, desc=f"{method}"))
         progress(0.97, desc="drawing")
+        if method in ("PCA", "t-SNE"):  # a click on this map decodes on its own points (seeded: the same for all)
+            self.map_inverses[(name, method, "recomputed")] = map_inverse(fresh, method)
         figure, text = map_figure(model, info, fresh, method, colour_by, path)
         return figure, f"{how} {text}"
 
@@ -794,11 +796,12 @@ class CartographyTabs(TabCallbacks):
         base: str = "data mean",
         start: list[float] | None = None,
         class_choice: str = AUTO_CLASS,
+        recomputed: bool = False,
     ) -> tuple[Image.Image, list[float], str, float, float]:
         """The map location (x, y) decoded: the image, its code, how it was found, and the point
-        (moved inside the map if it lay outside)."""
+        (moved inside the map if it lay outside); on the map Recompute drew, with `recomputed`."""
         model, info = self.resolve(name)
-        inverse = self.map_inverse(name, method)
+        inverse = self.map_inverse(name, method, recomputed)
         base_code = plane_base(inverse, base, start, info)
         code, point, notes = inverse.code_at((float(x), float(y)), base_code)
         labels = class_labels(model, info, class_choice)
@@ -808,8 +811,11 @@ class CartographyTabs(TabCallbacks):
         text = page_text.point_text(method, base, notes)
         return image, code.tolist(), text, float(point[0]), float(point[1])
 
-    def map_inverse(self, name: str, method: str) -> MapInverse:
-        """The cached map's inverse, made once per model and method."""
+    def map_inverse(self, name: str, method: str, recomputed: bool = False) -> MapInverse:
+        """The inverse of the cached map, made once per model and method, or with `recomputed`, of the
+        map Recompute drew last (the cached one if none was)."""
+        if recomputed and (name, method, "recomputed") in self.map_inverses:
+            return self.map_inverses[(name, method, "recomputed")]
         key = (name, method)
         if key not in self.map_inverses:
             latents = self.catalog.latents(name)

@@ -387,3 +387,14 @@ def test_the_plane_base_is_the_data_mean_or_the_traverse_start(explorer):
     assert np.allclose(callbacks.plane_base(inverse, "Traverse start", start, info), start)
     with pytest.raises(ValueError, match="off-plane components"):
         callbacks.plane_base(inverse, "somewhere", None, info)
+
+
+def test_a_click_on_a_recomputed_map_decodes_on_its_own_points(explorer):
+    explorer.recompute_map(VANILLA, "t-SNE", "label", None, progress=lambda *args, **kwargs: None)
+    fresh = explorer.map_inverse(VANILLA, "t-SNE", recomputed=True)
+    assert fresh is not explorer.map_inverse(VANILLA, "t-SNE")  # Recompute's map, not the cached one
+    x, y = fresh.coords[5]
+    _, code, *_ = explorer.decode_point(VANILLA, "t-SNE", x, y, recomputed=True)
+    assert np.allclose(code, fresh.codes[5])  # a click on a point of the map shown is that point's code
+    _, cached, *_ = explorer.decode_point(VANILLA, "t-SNE", x, y)
+    assert not np.allclose(cached, code)
