@@ -250,6 +250,28 @@ def test_sigkill_then_resume_gives_the_uninterrupted_weights(tmp_path):
     assert final["anneal_step"].item() == 120
 
 
+def test_sigterm_ends_the_run_after_its_step_and_resume_continues_exactly(tmp_path, monkeypatch, capsys):
+    common = ["train.max_steps=40", "train.checkpoint_every=100", "--no-eval"]
+    assert main(tiny_args(tmp_path / "straight", "betatc_vae-digits", *common)) == 0
+    log_row = trainer._append_log_row
+
+    def log_then_stop(path: Path, row: dict) -> None:
+        log_row(path, row)
+        if row["step"] == 15:  # a step that is neither an epoch's end nor a checkpoint
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(trainer, "_append_log_row", log_then_stop)
+    stopped = tmp_path / "stopped"
+    assert main(tiny_args(stopped, "betatc_vae-digits", *common)) == 0
+    assert "stopped at step 15; continue with --resume" in capsys.readouterr().err
+    assert saved_step(stopped) == 15
+    monkeypatch.setattr(trainer, "_append_log_row", log_row)
+    assert main(tiny_args(stopped, "betatc_vae-digits", *common, "--resume")) == 0
+    final, expected = weights(stopped), weights(tmp_path / "straight")
+    assert all(torch.equal(final[k], expected[k]) for k in expected), "a stopped run must resume exactly"
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL, "the handler is the run's only"
+
+
 def test_a_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(tiny_args(out, "vanilla_vae-digits", "train.max_steps=200", "train.lr=1e6", "train.checkpoint_every=1"))

@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config, args.overrides)
         run = Run(config, resume=args.resume)
         out = run.fit()
+        if run.stopped:
+            print(f"stopped at step {run.progress.step}; continue with --resume", file=sys.stderr)
+            return 0
         if run.is_main and not args.no_eval:
             from .evaluate import evaluate_checkpoint
 

@@ -32,11 +32,11 @@ from vae_models.checkpoint import (
     read_metrics,
     write_json,
 )
-from vae_models.data import load_dataset
 from vae_models.disentanglement import HEADLINE_METRICS, METRIC_MEANINGS, METRIC_TITLES
 from vae_models.metrics import ACTIVE_UNIT_THRESHOLD
 
 from .checkpointing import read_progress
+from .config import DataSection
 from .grids import save_reconstructions, save_traversal
 
 SHIPPED_FILES = (*MODEL_FILES, *METADATA_FILES)
@@ -69,8 +69,7 @@ def publish(run_dir: Path, dest: Path) -> Path:
         copy_run(run_dir, dest)
     info = read_info(dest, dest.name)
     model = load_model(dest, device="cpu")
-    data = info.training_config["data"]
-    test_set = load_dataset(data["name"], "test", root=data["root"], download=False)
+    test_set = DataSection(**info.training_config["data"]).load("test", download=False)
     save_reconstructions(model, test_set, dest / "reconstructions.png")
     dims = info.active_latent_order
     save_traversal(model, dims, dest / "traversal.png")

@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from vae_models.data import ImageDataset, load_dataset
+
 FREE_FORM_SECTIONS = ("model",)
 FLOAT_KEYS = ("lr", "weight_decay", "kld_weight", "grad_clip")
 COUNT_KEYS = ("epochs", "max_steps", "batch_size", "log_every", "checkpoint_every", "grid_samples")
@@ -44,6 +46,15 @@ class DataSection:
     name: str
     root: str | None = None
     download: bool = True
+    img_size: int | None = None  # None: the dataset's own size
+    in_channels: int | None = None  # for "folder" only: 1 or 3 (None: 3)
+
+    def load(self, split: str, *, download: bool | None = None) -> ImageDataset:
+        """One split of the dataset this section names; `download` overrides the section's."""
+        fetch = self.download if download is None else download
+        return load_dataset(
+            self.name, split, root=self.root, download=fetch, img_size=self.img_size, in_channels=self.in_channels
+        )
 
 
 @dataclass

@@ -23,7 +23,7 @@ import torch
 from vae_models import BaseVAE, ModelLoadError, load_model
 from vae_models.checkpoint import METRICS_NAME, read_metrics, read_training_config, save_latent_cache, write_json
 from vae_models.classifier import ImageClassifier, train_classifier
-from vae_models.data import DatasetUnavailableError, ImageDataset, load_dataset
+from vae_models.data import DatasetUnavailableError, ImageDataset
 from vae_models.disentanglement import FAST_RECIPE, FULL_RECIPE, Recipe, factor_encoder, provenance, scoreboard
 from vae_models.latent import pca_projection, tsne_projection
 from vae_models.metrics import (
@@ -36,6 +36,8 @@ from vae_models.metrics import (
     mig,
     overlap,
 )
+
+from .config import DataSection
 
 MAX_CLASSIFIER_IMAGES = 20_000
 MAX_LIKELIHOOD_IMAGES = 2_000
@@ -63,13 +65,13 @@ def evaluate_checkpoint(
     started = time.perf_counter()
     torch.manual_seed(config["seed"])
     model = load_model(folder, device=device)
-    data = config["data"]
-    train_set = load_dataset(data["name"], "train", root=data["root"], download=False)
-    test_set = load_dataset(data["name"], "test", root=data["root"], download=False)
+    data = DataSection(**config["data"])
+    train_set = data.load("train", download=False)
+    test_set = data.load("test", download=False)
     test_images, test_labels = stack(test_set)
 
     metrics: dict[str, Any] = {
-        "dataset": data["name"],
+        "dataset": data.name,
         "class_names": list(test_set.class_names),
         "test_images": len(test_images),
     }
@@ -84,7 +86,7 @@ def evaluate_checkpoint(
     classifier = judge_classifier(train_set, seed=config["seed"])
     reconstructions = decode_all(model, codes, test_labels)
     num_classes = len(test_set.class_names)
-    if data["name"] != "dsprites":
+    if data.name != "dsprites":
         # On dSprites the judge, trained on exact binary sprites, calls a square with softened
         # corners a heart, and so any blob: it cannot say there whether a reconstruction is faithful.
         metrics |= reconstruction_verdicts(classifier.predict(reconstructions), test_labels, num_classes)
@@ -115,10 +117,10 @@ def add_disentanglement(folder: str | Path, *, device: str = "auto", recipe: Rec
     folder = Path(folder)
     config = read_training_config(folder)
     torch.manual_seed(config["seed"])
-    data = config["data"]
-    test_set = load_dataset(data["name"], "test", root=data["root"], download=False)
+    data = DataSection(**config["data"])
+    test_set = data.load("test", download=False)
     if not test_set.factor_sizes:
-        raise ValueError(f"{data['name']} has no generative factors, so it has no disentanglement metrics")
+        raise ValueError(f"{data.name} has no generative factors, so it has no disentanglement metrics")
     metrics = read_metrics(folder) | disentanglement_metrics(load_model(folder, device=device), test_set, recipe)
     write_json(folder / METRICS_NAME, metrics)
     return metrics

@@ -9,13 +9,16 @@ gradients match a single process for objectives without per-sample noise.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
 import os
 import random
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,7 +34,7 @@ from tqdm import tqdm
 
 from vae_models import MODEL_TYPES, BaseVAE
 from vae_models.checkpoint import MODEL_FILES, TRAINING_CONFIG_NAME, write_json
-from vae_models.data import ImageDataset, load_dataset
+from vae_models.data import ImageDataset
 
 from .checkpointing import STATE_NAME, load_training_state, save_training_state, write_atomically
 from .config import ModelSection, TrainingConfig
@@ -110,8 +113,8 @@ class Run:
     def _set_up_data(self) -> None:
         """The train and test sets, and this process's share of each global batch."""
         data, batch_size = self.config.data, self.cfg.batch_size
-        self.train_set = load_dataset(data.name, "train", root=data.root, download=data.download)
-        self.test_set = load_dataset(data.name, "test", root=data.root, download=data.download)
+        self.train_set = data.load("train")
+        self.test_set = data.load("test")
         if batch_size % self.world_size:
             raise TrainingError(f"train.batch_size {batch_size} must divide by {self.world_size} processes")
         self.local_batch = batch_size // self.world_size
@@ -193,15 +196,24 @@ class Run:
     # --- loop -----------------------------------------------------------------------------
 
     def fit(self) -> Path:
-        """Train to the last step; an interrupted run saves where it stopped first."""
+        """Train to the last step; an interrupted run saves where it stopped first.
+
+        SIGTERM (what the page's Stop sends) ends the run after the step under way, so that
+        `--resume` continues exactly; `stopped` then says the run ended early. Ctrl-C stops at
+        once, perhaps mid-step, and resumes from the last checkpoint."""
         self._started = time.perf_counter() - self.progress.elapsed_seconds
-        try:
-            self._loop()
-        except KeyboardInterrupt:
-            self._checkpoint()
-            raise
+        with _stop_requests() as self._stop_requested:
+            try:
+                self._loop()
+            except KeyboardInterrupt:
+                self._checkpoint()
+                raise
         self._checkpoint()
         return self.out
+
+    @property
+    def stopped(self) -> bool:
+        return self.progress.step < self.total_steps
 
     def _loop(self) -> None:
         bar = tqdm(total=self.total_steps, initial=self.progress.step, disable=not self.is_main, dynamic_ncols=True)
@@ -221,6 +233,8 @@ class Run:
                 self._write_grids(self.progress.step // self.steps_per_epoch)
             if end_of_epoch or self.progress.step % self.cfg.checkpoint_every == 0:
                 self._checkpoint()
+            if self._stop_requested.is_set():
+                break
         bar.close()
 
     def _batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -296,6 +310,20 @@ class Run:
     def _say(self, message: str) -> None:
         if self.is_main:
             tqdm.write(message, file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _stop_requests() -> Iterator[threading.Event]:
+    """An event that SIGTERM sets while the block runs (signals reach only the main thread)."""
+    requested = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield requested
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: requested.set())
+    try:
+        yield requested
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _append_log_row(path: Path, row: dict[str, Any]) -> None:
