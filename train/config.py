@@ -48,6 +48,7 @@ class DataSection:
     download: bool = True
     img_size: int | None = None  # None: the dataset's own size
     in_channels: int | None = None  # for "folder" only: 1 or 3 (None: 3)
+    augment: bool = False  # handwriting-like changes to each training batch (vae_models.data.augment)
 
     def load(self, split: str, *, download: bool | None = None) -> ImageDataset:
         """One split of the dataset this section names; `download` overrides the section's."""

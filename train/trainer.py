@@ -35,6 +35,7 @@ from tqdm import tqdm
 from vae_models import MODEL_TYPES, BaseVAE
 from vae_models.checkpoint import MODEL_FILES, TRAINING_CONFIG_NAME, write_json
 from vae_models.data import ImageDataset
+from vae_models.data.augment import augment, step_seed
 
 from .checkpointing import STATE_NAME, load_training_state, save_training_state, write_atomically
 from .config import ModelSection, TrainingConfig
@@ -247,11 +248,20 @@ class Run:
                 indices[i : i + self.local_batch]
                 for i in range(0, self.steps_per_epoch * self.local_batch, self.local_batch)
             ]
-            remaining = batches[skip : skip + self.total_steps - self.progress.step]
+            first = self.progress.step
+            remaining = batches[skip : skip + self.total_steps - first]
             # Fetched directly: a DataLoader iterator draws a seed from the global RNG, which
             # would shift the reparameterisation noise of a run resumed mid-epoch.
-            for batch in remaining:
-                yield self.train_set.batch(batch)
+            for offset, batch in enumerate(remaining):
+                x, y = self.train_set.batch(batch)
+                yield self._augmented(x, first + offset), y
+
+    def _augmented(self, x: torch.Tensor, step: int) -> torch.Tensor:
+        """The training batch of `step`, augmented when the config asks. Its randomness comes from a
+        generator seeded by (seed, step, rank), so a resumed run draws what the uninterrupted one did."""
+        if not self.config.data.augment:
+            return x
+        return augment(x, torch.Generator().manual_seed(step_seed(self.config.seed, step, self.rank)))
 
     def _step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         losses = self.step(x.to(self.device, non_blocking=True), y.to(self.device))
