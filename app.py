@@ -1,13 +1,14 @@
 """VAE Latent Explorer: reconstruct, sample, traverse and map what a VAE has learned.
 
     python app.py [--host 127.0.0.1] [--port 7860] [--share] [--device auto|cpu|cuda]
-                  [--checkpoints checkpoints/] [--hub OWNER/NAME ...] [--hub-timeout 5]
+                  [--checkpoints checkpoints/] [--hub OWNER/NAME ...] [--hub-timeout 5] [--runs DIR]
 
 Hub models can also be listed in VAE_EXPLORER_HUB_MODELS (comma-separated). This
 file is also the Hugging Face Space entry point.
 
 This file lays out the page and starts the app; what each event does is in callbacks.py
-(`Explorer`: parse the page's values, ask vae_models, present the result).
+(`Explorer`: parse the page's values, ask vae_models, present the result), and the Train
+tab's in training_callbacks.py.
 """
 
 from __future__ import annotations
@@ -36,12 +37,15 @@ from callbacks import (
     default_model,
 )
 from examples import write_examples
-from vae_models import resolve_device
+from train.live import PRESETS, RunRequest, TrainingService
+from training_callbacks import RUN_HEADERS, TRAINING_DATASETS, TrainingTab, weight_label
+from vae_models import MODEL_TYPES, resolve_device
 from vae_models.catalog import Catalog
 from vae_models.images import MAX_FILE_BYTES
 
 IMAGE_TYPES = [".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"]
 HUB_ENV = "VAE_EXPLORER_HUB_MODELS"
+LIVE_SECONDS = 2.0  # how often the Train tab asks for news of a run
 CACHE_SECONDS = (600, 3600)  # every output is a new file (callbacks.display): every 10 min, drop those over 1 h old
 
 # --- the page ---------------------------------------------------------------------------------
@@ -115,7 +119,7 @@ class Page:
         self.model.change(None, None, self.statuses, js=clear, cancels=self.actions, queue=False)
 
 
-def build_app(explorer: Explorer) -> gr.Blocks:
+def build_app(explorer: Explorer, service: TrainingService) -> gr.Blocks:
     catalog = explorer.catalog
     choices = [(catalog.info(name).summary(), name) for name in catalog.names]
     with gr.Blocks(title="VAE Latent Explorer", delete_cache=CACHE_SECONDS) as demo:
@@ -140,6 +144,7 @@ def build_app(explorer: Explorer) -> gr.Blocks:
             galleries.append(interpolate.gallery)
             _arithmetic_tab(page, traverse)
             _palette_tab(page)
+            _train_tab(page, TrainingTab(explorer, service))
             _model_card_tab(page)
         page.on_model(explorer.class_dropdown, [model], [class_choice])
         page.on_model(lambda name: [explorer.example_gallery(name)] * len(galleries), [model], galleries)
@@ -556,6 +561,77 @@ def _palette_tab(page: Page) -> None:
     page.on_model(explorer.reset_palette, [model], [*classes, grid, notes])
 
 
+def _train_tab(page: Page, training: TrainingTab) -> None:
+    with gr.Tab("Train", id="train"):
+        gr.Markdown(
+            "Train a VAE here and watch it learn. A run takes one core; one run trains at a time on this server "
+            "and others wait their turn. Your runs are yours alone, and an evaluated run joins the model picker "
+            "above, so every tab works on it."
+        )
+        with gr.Row():
+            with gr.Column(scale=1, min_width=320):
+                preset = gr.Dropdown(list(PRESETS), value=None, label="Preset: runs that teach one thing")
+                preset_button = gr.Button("Train the preset's runs")
+                form = _training_form()
+                with gr.Row():
+                    start = gr.Button("Train", variant="primary")
+                    stop = gr.Button("Stop")
+                    resume = gr.Button("Resume")
+                status = page.status()
+                line = gr.Markdown("no run yet", elem_id="training-line")
+            with gr.Column(scale=2):
+                curves = gr.Plot(label="Loss terms", elem_id="training-curves")
+                bars = gr.Plot(label="Information per latent")
+                with gr.Row():
+                    samples = _image("Prior samples")
+                    reconstructions = _image("Test images and their reconstructions")
+        runs = gr.Dataframe(headers=RUN_HEADERS, label="Your runs", interactive=False, elem_id="training-runs")
+        with gr.Accordion("Your runs side by side", open=False) as side_by_side:
+            compared = gr.Plot(show_label=False)
+        with gr.Row():
+            download = gr.Button("Download the latest evaluated run (zip)")
+            archive = gr.File(label="Run", visible=False)
+        with gr.Accordion("Push the latest evaluated run to the Hugging Face Hub", open=False):
+            repo_id = gr.Textbox(label="Repo (OWNER/NAME)")
+            token = gr.Textbox(label="Token with write access (used once, never stored)", type="password")
+            push = gr.Button("Push")
+            pushed = gr.Markdown()
+        timer = gr.Timer(LIVE_SECONDS, active=False)
+    live = [line, curves, bars, samples, reconstructions, runs, page.model, timer]
+    page.report(start.click(training.start, form, [line, timer], api_name="train"), status)
+    page.report(preset_button.click(training.start_preset, [preset], [line, timer], api_name="train_preset"), status)
+    page.report(stop.click(training.stop, None, [line], api_name="train_stop"), status)
+    page.report(resume.click(training.resume, None, [line, timer], api_name="train_resume"), status)
+    timer.tick(training.view, None, live, api_name="train_status", queue=False)
+    side_by_side.expand(training.compare, None, [compared], **UI_ONLY)
+    page.report(download.click(training.download, None, [archive], api_name="train_download"), status)
+    _reveal([download.click], archive)
+    page.report(push.click(training.push, [repo_id, token], [pushed], api_name="train_push"), status)
+    page.demo.unload(training.close)
+
+
+def _training_form() -> list[gr.components.Component]:
+    """The model, its data and the optimiser: the defaults train a digits model in about a minute."""
+    model_type = gr.Dropdown(sorted(MODEL_TYPES), value="vanilla_vae", label="Model")
+    dataset = gr.Radio(list(TRAINING_DATASETS), value="digits", label="Data")
+    uploads = gr.File(
+        label="Your images: a zip (one folder per class, or none) or several files",
+        file_count="multiple",
+        file_types=[".zip", *IMAGE_TYPES],
+        type="filepath",
+        visible=False,
+    )
+    latent_dim = gr.Slider(2, 32, value=8, step=1, label="Latents")
+    weight = gr.Number(None, label=weight_label("vanilla_vae"), info="empty: the model's default")
+    with gr.Row():
+        steps = gr.Number(RunRequest.steps, label="Steps", precision=0, minimum=1)
+        batch_size = gr.Number(RunRequest.batch_size, label="Batch size", precision=0, minimum=1)
+        lr = gr.Number(RunRequest.lr, label="Learning rate")
+    dataset.change(lambda d: gr.File(visible=d == "your images"), [dataset], [uploads], **UI_ONLY)
+    model_type.change(lambda t: gr.Number(label=weight_label(t)), [model_type], [weight], **UI_ONLY)
+    return [model_type, dataset, uploads, latent_dim, weight, steps, batch_size, lr]
+
+
 def interpolate_inputs(source: str) -> tuple[gr.Column, gr.Column]:
     """Only the chosen mode's inputs: two images, or two classes."""
     return gr.Column(visible=source == "images"), gr.Column(visible=source == "classes")
@@ -648,6 +724,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--checkpoints", default="checkpoints", help="folder of checkpoint folders")
     parser.add_argument("--hub", action="append", default=[], metavar="REPO_ID", help="a Hub model (repeatable)")
     parser.add_argument("--hub-timeout", type=float, default=5.0, help="seconds to wait for the Hub at start-up")
+    parser.add_argument("--runs", help="folder for runs trained in the page (default: a new temporary one)")
     return parser.parse_args(argv)
 
 
@@ -657,8 +734,14 @@ def hub_repos(flags: list[str]) -> list[str]:
 
 
 def create_app(
-    checkpoints: str | Path = "checkpoints", hub: list[str] = (), device: str = "auto", hub_timeout: float = 5.0
+    checkpoints: str | Path = "checkpoints",
+    hub: list[str] = (),
+    device: str = "auto",
+    hub_timeout: float = 5.0,
+    runs: str | Path | None = None,
 ) -> gr.Blocks:
+    """The page over the models in `checkpoints` and `hub`; runs trained in it go under `runs`
+    (by default a new temporary folder)."""
     try:
         resolve_device(device)
     except ValueError as err:
@@ -669,7 +752,8 @@ def create_app(
     if not catalog.names:
         raise SystemExit(f"no models: {checkpoints} holds no checkpoint folders and no Hub model was reachable")
     examples = write_examples(catalog, Path(tempfile.mkdtemp(prefix="vae-explorer-examples-")))
-    return build_app(Explorer(catalog, examples))
+    service = TrainingService(runs or Path(tempfile.mkdtemp(prefix="vae-explorer-runs-"))).start()
+    return build_app(Explorer(catalog, examples), service)
 
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8  # glibc's mallopt parameters
@@ -694,7 +778,7 @@ def tune_malloc(arenas: int = 2, mmap_threshold: int = 128 * 1024) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     tune_malloc()
-    demo = create_app(args.checkpoints, args.hub, args.device, args.hub_timeout)
+    demo = create_app(args.checkpoints, args.hub, args.device, args.hub_timeout, args.runs)
     # Two cores: two requests at a time, each with both threads, beat four fighting for them.
     demo.queue(default_concurrency_limit=2, max_size=64)
     demo.launch(

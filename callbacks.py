@@ -436,6 +436,13 @@ class TabCallbacks:
         self.map_inverses: dict[tuple, MapInverse] = {}  # made on first use: a PCA fit each
         self.direction_cache: dict[str, dict[str, Direction]] = {}
 
+    def forget(self, name: str) -> None:
+        """Drop a model from the catalog and from what was worked out for it (a deleted run)."""
+        self.catalog.remove(name)
+        self.direction_cache.pop(name, None)
+        for key in [key for key in self.map_inverses if key[0] == name]:
+            del self.map_inverses[key]
+
     def resolve(self, name: str) -> tuple[BaseVAE, ModelInfo]:
         """The model called `name`, loaded, and what is known about it."""
         info = self.catalog.info(name)
@@ -1050,6 +1057,7 @@ TAB_IDS = (
     "interpolate",
     "arithmetic",
     "palette",
+    "train",
     "model-card",
 )
 

@@ -13,6 +13,7 @@ from support import CHECKPOINTS, CVAE, NAMES, NOT_AN_IMAGE, VANILLA, noted, says
 
 import app
 import callbacks
+from train.live import TrainingService
 
 AUTO = app.AUTO_CLASS
 
@@ -293,13 +294,14 @@ def test_model_card_and_page_updates(explorer, name):
     assert len(labels) == explorer.catalog.info(name).latent_dim and all(label.startswith("z") for label in labels)
 
 
-def test_build_app_names_every_endpoint(explorer, uploads):
-    demo = app.build_app(explorer)
+def test_build_app_names_every_endpoint(explorer, uploads, tmp_path):
+    demo = app.build_app(explorer, TrainingService(tmp_path))
     names = {getattr(fn, "api_name", None) for fn in demo.fns.values()}
     expected = {"reconstruct", "compare", "sample", "generate", "class_style", "set_start", "decode", "traverse"}
     assert expected | {"latent_map", "recompute_map", "interpolate", "model_card", "scoreboard"} <= names
     cartography = {"decode_point", "manifold", "arithmetic", "palette", "animate_traversal", "animate_interpolation"}
     assert cartography | {"reconstruct_drawing"} <= names
+    assert {"train", "train_preset", "train_stop", "train_resume", "train_status", "train_download"} <= names
     tabs = next(block for block in demo.blocks.values() if isinstance(block, gr.Tabs))
     assert [tab.id for tab in tabs.children] == list(callbacks.TAB_IDS)  # what a shared link may name
 

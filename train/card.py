@@ -35,7 +35,7 @@ from vae_models.checkpoint import (
 from vae_models.disentanglement import HEADLINE_METRICS, METRIC_MEANINGS, METRIC_TITLES
 from vae_models.metrics import ACTIVE_UNIT_THRESHOLD
 
-from .checkpointing import read_progress
+from .checkpointing import STATE_NAME, read_progress
 from .config import DataSection
 from .grids import save_reconstructions, save_traversal
 
@@ -63,9 +63,11 @@ def last_grid(run_dir: Path, kind: str) -> Path:
 
 
 def publish(run_dir: Path, dest: Path) -> Path:
-    """Copy a finished run into `dest` and write its card. With `dest` the run folder itself (a shipped
-    checkpoint evaluated again), only the reconstruction and traversal grids and the card are rewritten."""
-    if not (dest.exists() and dest.samefile(run_dir)):
+    """Copy a finished run into `dest` and write its card. With `dest` the folder itself, a shipped
+    checkpoint evaluated again gets new grids and card only; a run (the page's) also gets its training
+    time and last sample grid."""
+    in_place = dest.exists() and dest.samefile(run_dir)
+    if not in_place or (run_dir / STATE_NAME).exists():  # a shipped checkpoint has no training state
         copy_run(run_dir, dest)
     info = read_info(dest, dest.name)
     model = load_model(dest, device="cpu")
@@ -82,8 +84,9 @@ def copy_run(run_dir: Path, dest: Path) -> None:
     metrics = read_json_object(run_dir / METRICS_NAME, str(run_dir))
     metrics["training_seconds"] = round(read_progress(run_dir)["elapsed_seconds"], 1)
     dest.mkdir(parents=True, exist_ok=True)
-    for name in SHIPPED_FILES:
-        shutil.copyfile(run_dir / name, dest / name)
+    if not dest.samefile(run_dir):  # a run published in its own folder (the page's) keeps its files
+        for name in SHIPPED_FILES:
+            shutil.copyfile(run_dir / name, dest / name)
     write_json(dest / METRICS_NAME, metrics)
     shutil.copyfile(last_grid(run_dir, "samples"), dest / "samples.png")
 

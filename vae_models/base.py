@@ -67,6 +67,9 @@ class BaseVAE(
     num_classes: int = 0
     # Whether q(z|x) is a Gaussian with a KL to the prior: false for the WAE's deterministic encoder.
     has_kl: ClassVar[bool] = True
+    # The weight of the regulariser a trainer sets: (config key, what it weighs). "kld_weight" is the
+    # training section's β of the ELBO; any other key is the model's own argument.
+    regulariser_weight: ClassVar[tuple[str, str]] = ("kld_weight", "β, the weight of the KL term")
 
     def __init__(
         self,

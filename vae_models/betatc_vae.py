@@ -96,6 +96,7 @@ def decompose_kl(z: Tensor, mu: Tensor, log_var: Tensor, log_weights: Tensor) ->
 
 class BetaTCVAE(VanillaVAE):
     model_type = "betatc_vae"
+    regulariser_weight = ("beta", "β, the weight of the total correlation")
 
     def __init__(
         self,

@@ -251,6 +251,7 @@ class Catalog:
         self.warnings = list(warnings or [])
         self._models: dict[str, BaseVAE] = {}
         self._latents: dict[str, dict[str, np.ndarray] | None] = {}
+        self._private: set[str] = set()
         self._lock = threading.Lock()
 
     @classmethod
@@ -263,7 +264,23 @@ class Catalog:
 
     @property
     def names(self) -> list[str]:
-        return list(self.infos)
+        """Every model's name but the private ones."""
+        return [name for name in self.infos if name not in self._private]
+
+    def add(self, info: ModelInfo, *, private: bool = True) -> None:
+        """A model that joins while the app runs (one trained in the page). A private one is left out
+        of `names` and of other models' `same_data`: only whoever knows its name sees it."""
+        with self._lock:
+            self.infos[info.name] = info
+            if private:
+                self._private.add(info.name)
+
+    def remove(self, name: str) -> None:
+        """Forget a model and whatever of it was loaded."""
+        with self._lock:
+            for held in (self.infos, self._models, self._latents):
+                held.pop(name, None)
+            self._private.discard(name)
 
     def info(self, name: str) -> ModelInfo:
         if name not in self.infos:
@@ -288,4 +305,4 @@ class Catalog:
     def same_data(self, name: str) -> list[str]:
         """The models trained on the same dataset as `name` (itself first), for side-by-side views."""
         dataset = self.info(name).dataset
-        return [name] + [n for n, info in self.infos.items() if n != name and info.dataset == dataset]
+        return [name] + [n for n in self.names if n != name and self.infos[n].dataset == dataset]

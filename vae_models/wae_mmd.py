@@ -34,6 +34,7 @@ class WAEOutput(NamedTuple):
 class WAE_MMD(BaseVAE):
     model_type = "wae_mmd"
     has_kl = False
+    regulariser_weight = ("reg_weight", "λ, the weight of the MMD to the prior")
 
     def __init__(
         self,

@@ -1,0 +1,251 @@
+"""The Train tab's callbacks: start, watch, stop and resume training runs (train.live), and make an
+evaluated run one of the page's models.
+
+Each visitor's runs are theirs: the service keys them by the browser session, and a run joins the
+catalog as a private model that only its session's model picker lists. Small pure functions turn
+a run into what the tab shows; the methods of `TrainingTab` are thin.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from callbacks import OUTPUT_DIR, Explorer, display, user_errors
+from train.hub import UPLOAD_IGNORE, push_folder
+from train.live import ENDED, PRESETS, QUEUED, TRAINING, LiveRun, RunRequest, TrainingService, progress_line
+from vae_models import MODEL_TYPES
+from vae_models.catalog import read_info
+from vae_models.checkpoint import load_latent_cache
+
+LOSS_COLUMNS_SKIPPED = ("step", "epoch", "lr", "images_per_sec")
+RUN_HEADERS = ["run", "state", "step", "test reconstruction (nats)", "KL (nats)", "active latents", "as asked"]
+TRAINING_DATASETS = {"digits": "digits", "dSprites": "dsprites", "your images": "folder"}
+
+
+def weight_label(model_type: str) -> str:
+    """The name of the regulariser weight the form sets for this kind of model."""
+    return MODEL_TYPES[model_type].regulariser_weight[1]
+
+
+def loss_figure(log: dict[str, list[float]]) -> go.Figure:
+    """Every loss term against the step, each on its own scale (the terms differ by orders)."""
+    terms = [key for key in log if key not in LOSS_COLUMNS_SKIPPED]
+    figure = make_subplots(rows=1, cols=max(len(terms), 1), subplot_titles=terms or ["waiting for the first steps"])
+    for column, term in enumerate(terms, start=1):
+        figure.add_trace(go.Scatter(x=log["step"], y=log[term], mode="lines", name=term), row=1, col=column)
+    figure.update_layout(height=260, showlegend=False, margin={"t": 40, "b": 30, "l": 40, "r": 10})
+    return figure
+
+
+def information_figure(information: list[float], active: list[bool], unit: str) -> go.Figure:
+    colours = ["#3b6fb6" if on else "#b0b0b0" for on in active]
+    figure = go.Figure(go.Bar(x=[f"z{i}" for i in range(len(information))], y=information, marker_color=colours))
+    figure.update_layout(
+        title=f"{unit} per latent (grey: inactive)", height=260, margin={"t": 40, "b": 30, "l": 40, "r": 10}
+    )
+    return figure
+
+
+def run_row(run: LiveRun) -> list[Any]:
+    """One run's line in the table of runs: its state and its figures once evaluated."""
+    metrics = run.metrics()
+    asked = metrics.get("conditional_accuracy")
+    return [
+        run.title,
+        run.state,
+        run.saved_step,
+        _rounded(metrics.get("reconstruction_nats")),
+        _rounded(metrics.get("kl_nats")),
+        metrics.get("active_units", ""),
+        "" if asked is None else f"{asked:.1%}",
+    ]
+
+
+def _rounded(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}"
+
+
+def runs_figure(runs: list[LiveRun]) -> go.Figure:
+    """Evaluated runs side by side: their information per latent above, their test codes (the first
+    two principal components, or the two latents themselves) below, with the prior's 1 and 2 sd."""
+    shown = [run for run in runs if run.has_model][-4:]
+    titles = [run.title for run in shown] + [""] * len(shown)
+    figure = make_subplots(rows=2, cols=max(len(shown), 1), subplot_titles=titles or ["no evaluated run yet"])
+    for column, run in enumerate(shown, start=1):
+        metrics = run.metrics()
+        information = metrics.get("kl_per_dim") or metrics["code_variance_per_dim"]
+        figure.add_trace(go.Bar(y=information, marker_color="#3b6fb6"), row=1, col=column)
+        latents = load_latent_cache(run.folder)
+        codes = latents["codes"] if latents["codes"].shape[1] == 2 else latents["pca2"]
+        figure.add_trace(
+            go.Scattergl(x=codes[:, 0], y=codes[:, 1], mode="markers", marker={"size": 3, "color": latents["labels"]}),
+            row=2,
+            col=column,
+        )
+        for radius in (1, 2):
+            angle = np.linspace(0, 2 * np.pi, 90)
+            ring = go.Scatter(x=radius * np.cos(angle), y=radius * np.sin(angle), mode="lines", line={"color": "grey"})
+            figure.add_trace(ring, row=2, col=column)
+    figure.update_layout(height=560, showlegend=False, margin={"t": 60, "b": 30, "l": 40, "r": 10})
+    figure.update_annotations(font_size=11)
+    return figure
+
+
+def run_archive(run: LiveRun) -> str:
+    """The run's checkpoint folder as a zip: what load_model and the card need, and its log."""
+    staging = Path(tempfile.mkdtemp(dir=OUTPUT_DIR))
+    shutil.copytree(run.folder, staging / run.id, ignore=shutil.ignore_patterns(*UPLOAD_IGNORE, "data", "output.log"))
+    return shutil.make_archive(str(staging / f"vae-run-{run.id}"), "zip", staging, run.id)
+
+
+class TrainingTab:
+    """The Train tab over a `TrainingService`; evaluated runs join the explorer's catalog."""
+
+    def __init__(self, explorer: Explorer, service: TrainingService) -> None:
+        self.explorer, self.service = explorer, service
+        self.model_names: dict[str, str] = {}  # run id -> its name in the catalog, as last evaluated
+        service.on_delete.append(self._forget)
+
+    @user_errors
+    def start(
+        self,
+        model_type: str,
+        dataset: str,
+        uploads: list[str] | None,
+        latent_dim: int,
+        weight: float | None,
+        steps: int,
+        batch_size: int,
+        lr: float,
+        request: gr.Request,
+    ) -> tuple[str, gr.Timer]:
+        """Queue one run from the form; it starts when no other run on this server is training."""
+        form = RunRequest(
+            model_type=model_type,
+            dataset=TRAINING_DATASETS.get(dataset, dataset),
+            latent_dim=int(latent_dim),
+            weight=weight,
+            steps=int(steps),
+            batch_size=int(batch_size),
+            lr=float(lr),
+        )
+        run = self.service.submit(request.session_hash, form, uploads=uploads or ())
+        line = " · ".join([progress_line(run, {}, self.service.place(run)), *run.notes])
+        return line, gr.Timer(active=True)
+
+    @user_errors
+    def start_preset(self, preset: str, request: gr.Request) -> tuple[str, gr.Timer]:
+        """Queue every run of a preset, one after another."""
+        if preset not in PRESETS:
+            raise ValueError(f"pick a preset from {list(PRESETS)}")
+        for form in PRESETS[preset].runs:
+            self.service.submit(request.session_hash, form, group=preset)
+        return f"queued {len(PRESETS[preset].runs)} runs: {PRESETS[preset].description}", gr.Timer(active=True)
+
+    @user_errors
+    def stop(self, request: gr.Request) -> str:
+        """Stop the run in training (it keeps what it learned) and take the rest off the queue."""
+        runs = [run for run in self.service.runs_of(request.session_hash) if run.state in (QUEUED, TRAINING)]
+        if not runs:
+            return "nothing of yours is training or queued"
+        return " · ".join(self.service.stop(request.session_hash, run.id) for run in reversed(runs))
+
+    @user_errors
+    def resume(self, request: gr.Request) -> tuple[str, gr.Timer]:
+        """Resume every stopped run, in the order they were started."""
+        owner = request.session_hash
+        stopped = [run for run in self.service.runs_of(owner) if run.state == "stopped"]
+        if not stopped:
+            return "no stopped run to resume", gr.skip()
+        messages = [self.service.resume(owner, run.id) for run in stopped]
+        return messages[-1], gr.Timer(active=True)
+
+    def view(self, request: gr.Request) -> tuple[Any, ...]:
+        """Everything live: the current run's line, curves, bars and grids; the table and side-by-side
+        figure of the visitor's runs; the model picker once a run is evaluated; and whether to keep polling."""
+        runs = self.service.runs_of(request.session_hash)
+        if not runs:
+            return ("no run yet", *[gr.skip()] * 6, gr.Timer(active=False))
+        current = next((run for run in runs if run.state not in ENDED), runs[-1])
+        log = current.log()
+        snapshot = self.service.snapshot(current)
+        live = [gr.skip()] * 3
+        if snapshot is not None:
+            live = [
+                information_figure(snapshot.information, snapshot.active, snapshot.unit),
+                display(snapshot.samples, nrow=6),
+                display(snapshot.reconstructions, nrow=4),
+            ]
+        busy = any(run.state not in ENDED for run in runs)
+        return (
+            f"**{current.title}** · {progress_line(current, log, self.service.place(current))}",
+            loss_figure(log),
+            *live,
+            [run_row(run) for run in runs],
+            self._picker(runs),
+            gr.Timer(active=busy),
+        )
+
+    def close(self, request: gr.Request) -> None:
+        """The visitor's page has closed: stop what it was training and drop what it queued."""
+        self.service.close_owner(request.session_hash)
+
+    def compare(self, request: gr.Request) -> go.Figure:
+        return runs_figure(self.service.runs_of(request.session_hash))
+
+    @user_errors
+    def download(self, request: gr.Request) -> str:
+        return run_archive(self._latest_evaluated(request.session_hash))
+
+    @user_errors
+    def push(self, repo_id: str, token: str, request: gr.Request) -> str:
+        """Upload the latest evaluated run to the Hub with the visitor's token (never stored)."""
+        if not repo_id or "/" not in repo_id:
+            raise ValueError("name the Hub repo as OWNER/NAME")
+        if not token:
+            raise ValueError("paste a Hugging Face token with write access")
+        run = self._latest_evaluated(request.session_hash)
+        try:
+            return f"pushed to {push_folder(run.folder, repo_id.strip(), token=token.strip())}"
+        except Exception as err:  # any Hub or network failure is the visitor's to read, not a traceback
+            raise ValueError(f"could not push to {repo_id}: {err}") from err
+
+    # --- the catalog ----------------------------------------------------------------------------
+
+    def _latest_evaluated(self, owner: str) -> LiveRun:
+        evaluated = [run for run in self.service.runs_of(owner) if run.has_model and run.state in ENDED]
+        if not evaluated:
+            raise ValueError("no evaluated run yet: train one, or wait for its evaluation to end")
+        return evaluated[-1]
+
+    def _picker(self, runs: list[LiveRun]) -> Any:
+        """The model picker with this visitor's evaluated runs added, when one has joined."""
+        joined = [self._register(run) for run in runs if run.has_model and run.state in ENDED]
+        if not any(joined):
+            return gr.skip()
+        catalog = self.explorer.catalog
+        names = catalog.names + [self.model_names[run.id] for run in runs if run.id in self.model_names]
+        return gr.Dropdown(choices=[(catalog.info(name).summary(), name) for name in names])
+
+    def _register(self, run: LiveRun) -> bool:
+        """Add an evaluated run to the catalog under a name that holds its step (a resumed run
+        evaluated again is a new model); True if it joined just now."""
+        name = f"{run.name} · step {run.saved_step}"
+        if self.model_names.get(run.id) == name:
+            return False
+        self._forget(run)
+        self.explorer.catalog.add(read_info(run.folder, name))
+        self.model_names[run.id] = name
+        return True
+
+    def _forget(self, run: LiveRun) -> None:
+        if (name := self.model_names.pop(run.id, None)) is not None:
+            self.explorer.forget(name)
