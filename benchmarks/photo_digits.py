@@ -9,8 +9,9 @@ photos and on the digits test set, and the median time to read and reconstruct a
 The photos are seeded: pen strokes drawn from per-digit stroke templates with jitter, slant and a
 pen from a fine liner to a marker, and printed digits in the machine's fonts (Pillow's own font
 when none is found), pasted onto uneven off-white paper with noise, a slight rotation, blur and
-JPEG, the digit 35-80% of the photo's height, anywhere on it. The judge is the test suite's:
-train_classifier on the digits training split (epochs=8, seed=0), never used to train or pick a model.
+JPEG, the digit 35-80% of the photo's height, anywhere on it. The judge is benchmarks.arithmetic's
+digits_judge: train_classifier on the digits training split, 16 passes of which 15 are augmented
+(vae_models.data.augment), seed 0; never used to train or pick a model.
 """
 
 from __future__ import annotations
