@@ -18,6 +18,7 @@ import contextlib
 import ctypes
 import dataclasses
 import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -37,8 +38,8 @@ from callbacks import (
     default_model,
 )
 from examples import write_examples
-from train.live import PRESETS, RunRequest, TrainingService
-from training_callbacks import RUN_HEADERS, TRAINING_DATASETS, TrainingTab, weight_label
+from train.live import PRESETS, RunRequest, TrainingService, default_weight
+from training_callbacks import RUN_HEADERS, TRAINING_DATASETS, TrainingTab, weight_field, weight_label
 from vae_models import MODEL_TYPES, resolve_device
 from vae_models.catalog import Catalog
 from vae_models.images import MAX_FILE_BYTES
@@ -583,11 +584,10 @@ def _train_tab(page: Page, training: TrainingTab) -> None:
                 curves = gr.Plot(label="Loss terms", elem_id="training-curves")
                 bars = gr.Plot(label="Information per latent")
                 with gr.Row():
-                    samples = _image("Prior samples")
-                    reconstructions = _image("Test images and their reconstructions")
+                    samples = _image("Prior samples", height=300)
+                    reconstructions = _image("Test images and their reconstructions", height=300)
         runs = gr.Dataframe(headers=RUN_HEADERS, label="Your runs", interactive=False, elem_id="training-runs")
-        with gr.Accordion("Your runs side by side", open=False) as side_by_side:
-            compared = gr.Plot(show_label=False)
+        compared = gr.Plot(label="Your evaluated runs side by side", visible=False)
         with gr.Row():
             download = gr.Button("Download the latest evaluated run (zip)")
             archive = gr.File(label="Run", visible=False)
@@ -597,13 +597,12 @@ def _train_tab(page: Page, training: TrainingTab) -> None:
             push = gr.Button("Push")
             pushed = gr.Markdown()
         timer = gr.Timer(LIVE_SECONDS, active=False)
-    live = [line, curves, bars, samples, reconstructions, runs, page.model, timer]
+    live = [line, curves, bars, samples, reconstructions, runs, page.model, compared, timer]
     page.report(start.click(training.start, form, [line, timer], api_name="train"), status)
     page.report(preset_button.click(training.start_preset, [preset], [line, timer], api_name="train_preset"), status)
     page.report(stop.click(training.stop, None, [line], api_name="train_stop"), status)
     page.report(resume.click(training.resume, None, [line, timer], api_name="train_resume"), status)
     timer.tick(training.view, None, live, api_name="train_status", queue=False)
-    side_by_side.expand(training.compare, None, [compared], **UI_ONLY)
     page.report(download.click(training.download, None, [archive], api_name="train_download"), status)
     _reveal([download.click], archive)
     page.report(push.click(training.push, [repo_id, token], [pushed], api_name="train_push"), status)
@@ -622,13 +621,13 @@ def _training_form() -> list[gr.components.Component]:
         visible=False,
     )
     latent_dim = gr.Slider(2, 32, value=8, step=1, label="Latents")
-    weight = gr.Number(None, label=weight_label("vanilla_vae"), info="empty: the model's default")
+    weight = gr.Number(default_weight("vanilla_vae", "digits"), label=weight_label("vanilla_vae"))
     with gr.Row():
-        steps = gr.Number(RunRequest.steps, label="Steps", precision=0, minimum=1)
-        batch_size = gr.Number(RunRequest.batch_size, label="Batch size", precision=0, minimum=1)
+        steps = gr.Number(RunRequest.steps, label="Steps", precision=0)
+        batch_size = gr.Number(RunRequest.batch_size, label="Batch size", precision=0)
         lr = gr.Number(RunRequest.lr, label="Learning rate")
     dataset.change(lambda d: gr.File(visible=d == "your images"), [dataset], [uploads], **UI_ONLY)
-    model_type.change(lambda t: gr.Number(label=weight_label(t)), [model_type], [weight], **UI_ONLY)
+    gr.on([model_type.change, dataset.change], weight_field, [model_type, dataset], [weight], **UI_ONLY)
     return [model_type, dataset, uploads, latent_dim, weight, steps, batch_size, lr]
 
 
@@ -777,6 +776,9 @@ def tune_malloc(arenas: int = 2, mmap_threshold: int = 128 * 1024) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    # SIGTERM (a Space restarting, `kill`) exits through Python, so the training runs' processes are
+    # stopped on the way out (TrainingService.shutdown, registered with atexit).
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     tune_malloc()
     demo = create_app(args.checkpoints, args.hub, args.device, args.hub_timeout, args.runs)
     # Two cores: two requests at a time, each with both threads, beat four fighting for them.

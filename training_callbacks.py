@@ -8,9 +8,9 @@ a run into what the tab shows; the methods of `TrainingTab` are thin.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
+import fnmatch
+import io
+import zipfile
 from typing import Any
 
 import gradio as gr
@@ -18,9 +18,20 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from callbacks import OUTPUT_DIR, Explorer, display, user_errors
+from callbacks import Explorer, display, output_file, user_errors
 from train.hub import UPLOAD_IGNORE, push_folder
-from train.live import ENDED, PRESETS, QUEUED, TRAINING, LiveRun, RunRequest, TrainingService, progress_line
+from train.live import (
+    ENDED,
+    OUTPUT_NAME,
+    PRESETS,
+    QUEUED,
+    TRAINING,
+    LiveRun,
+    RunRequest,
+    TrainingService,
+    default_weight,
+    progress_line,
+)
 from vae_models import MODEL_TYPES
 from vae_models.catalog import read_info
 from vae_models.checkpoint import load_latent_cache
@@ -33,6 +44,12 @@ TRAINING_DATASETS = {"digits": "digits", "dSprites": "dsprites", "your images": 
 def weight_label(model_type: str) -> str:
     """The name of the regulariser weight the form sets for this kind of model."""
     return MODEL_TYPES[model_type].regulariser_weight[1]
+
+
+def weight_field(model_type: str, dataset: str) -> gr.Number:
+    """The regulariser weight's field for this model and data: its name and its usual value."""
+    value = default_weight(model_type, TRAINING_DATASETS.get(dataset, dataset))
+    return gr.Number(value, label=weight_label(model_type))
 
 
 def loss_figure(log: dict[str, list[float]]) -> go.Figure:
@@ -100,10 +117,15 @@ def runs_figure(runs: list[LiveRun]) -> go.Figure:
 
 
 def run_archive(run: LiveRun) -> str:
-    """The run's checkpoint folder as a zip: what load_model and the card need, and its log."""
-    staging = Path(tempfile.mkdtemp(dir=OUTPUT_DIR))
-    shutil.copytree(run.folder, staging / run.id, ignore=shutil.ignore_patterns(*UPLOAD_IGNORE, "data", "output.log"))
-    return shutil.make_archive(str(staging / f"vae-run-{run.id}"), "zip", staging, run.id)
+    """The run's checkpoint as a zip: what load_model and the card need, and its log (not its
+    resume state, per-epoch grids, uploaded images or process output)."""
+    skipped = (*UPLOAD_IGNORE, OUTPUT_NAME)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(run.folder.iterdir()):
+            if path.is_file() and not any(fnmatch.fnmatch(path.name, pattern) for pattern in skipped):
+                archive.write(path, f"vae-run-{run.id}/{path.name}")
+    return output_file(buffer.getvalue(), ".zip")
 
 
 class TrainingTab:
@@ -173,7 +195,7 @@ class TrainingTab:
         figure of the visitor's runs; the model picker once a run is evaluated; and whether to keep polling."""
         runs = self.service.runs_of(request.session_hash)
         if not runs:
-            return ("no run yet", *[gr.skip()] * 6, gr.Timer(active=False))
+            return ("no run yet", *[gr.skip()] * 7, gr.Timer(active=False))
         current = next((run for run in runs if run.state not in ENDED), runs[-1])
         log = current.log()
         snapshot = self.service.snapshot(current)
@@ -185,21 +207,19 @@ class TrainingTab:
                 display(snapshot.reconstructions, nrow=4),
             ]
         busy = any(run.state not in ENDED for run in runs)
+        joined = [self._register(run) for run in runs if run.has_model and run.state in ENDED]
         return (
             f"**{current.title}** · {progress_line(current, log, self.service.place(current))}",
             loss_figure(log),
             *live,
             [run_row(run) for run in runs],
-            self._picker(runs),
+            *((self._picker(runs), gr.Plot(runs_figure(runs), visible=True)) if any(joined) else [gr.skip()] * 2),
             gr.Timer(active=busy),
         )
 
     def close(self, request: gr.Request) -> None:
         """The visitor's page has closed: stop what it was training and drop what it queued."""
         self.service.close_owner(request.session_hash)
-
-    def compare(self, request: gr.Request) -> go.Figure:
-        return runs_figure(self.service.runs_of(request.session_hash))
 
     @user_errors
     def download(self, request: gr.Request) -> str:
@@ -226,11 +246,8 @@ class TrainingTab:
             raise ValueError("no evaluated run yet: train one, or wait for its evaluation to end")
         return evaluated[-1]
 
-    def _picker(self, runs: list[LiveRun]) -> Any:
-        """The model picker with this visitor's evaluated runs added, when one has joined."""
-        joined = [self._register(run) for run in runs if run.has_model and run.state in ENDED]
-        if not any(joined):
-            return gr.skip()
+    def _picker(self, runs: list[LiveRun]) -> gr.Dropdown:
+        """The model picker with this visitor's evaluated runs added."""
         catalog = self.explorer.catalog
         names = catalog.names + [self.model_names[run.id] for run in runs if run.id in self.model_names]
         return gr.Dropdown(choices=[(catalog.info(name).summary(), name) for name in names])

@@ -41,6 +41,7 @@ TABS = (
     "Interpolate",
     "Arithmetic",
     "Palette",
+    "Train",
     "Model card",
 )
 START_TIMEOUT_S = 90
@@ -756,3 +757,228 @@ def test_drawing_on_the_canvas_reconstructs_the_strokes(ui: UI) -> None:
     _shot(ui, "15-canvas")
     _draw(ui, [[(0.2, 0.6), (0.8, 0.6)]])  # another stroke: a new reconstruction
     ui.wait_image("Reconstruction", other_than=after)
+
+
+# --- the Train tab: a run trained live in the page, and a closed tab stopping it --------------------
+
+RUN_TIMEOUT_MS = 240_000  # a short run, trained and then evaluated, on a loaded 2-core machine
+LIVE_GAP_S = 3.0  # the tab asks for news every 2 s: the line may not stand still much longer while training
+STOP_TIMEOUT_S = 60  # from closing the tab to the end of its training process (the heartbeat notices first)
+EVALUATION_TIMEOUT_S = 240  # a stopped run is evaluated: that process must end too
+
+# Each update of the run's line (its text, or its status as the timer's call goes and comes back),
+# with the time the page made it (performance.now(), ms) and the text it then showed.
+WATCH_LINE = """() => {
+    const el = document.querySelector('#training-line');
+    window.trainingLine = [];
+    new MutationObserver(() => {
+        window.trainingLine.push([performance.now(), (el.querySelector('.prose') || el).textContent.trim()]);
+    }).observe(el, {subtree: true, childList: true, characterData: true, attributes: true});
+}"""
+
+
+def _train_panel(ui: UI):
+    """The Train tab's panel (the page has another "Model" dropdown, above the tabs)."""
+    return ui.page.get_by_role("tabpanel").filter(has=ui.page.locator("#training-line"))
+
+
+def _start_run(ui: UI, steps: int, latents: int | None = None) -> None:
+    """Fill the Train tab's form (digits and vanilla_vae, as it opens) and press Train."""
+    ui.open_tab("Train")
+    panel = _train_panel(ui)
+    expect(panel.get_by_role("combobox", name="Model", exact=True)).to_have_value("vanilla_vae")
+    expect(panel.get_by_role("radio", name="digits", exact=True)).to_be_checked()
+    if latents is not None:
+        number = panel.get_by_role("spinbutton", name="number input for Latents", exact=True)
+        number.fill(str(latents))
+        number.press("Enter")
+    panel.get_by_role("spinbutton", name="Steps", exact=True).fill(str(steps))
+    ui.page.evaluate(WATCH_LINE)
+    panel.get_by_role("button", name="Train", exact=True).click()
+
+
+def _train_image(ui: UI, label: str):
+    """An image of the Train tab (the Sample tab has its own "Prior samples")."""
+    title = ui.page.get_by_test_id("block-label").filter(has_text=re.compile(rf"^\s*{re.escape(label)}\s*$"))
+    return _train_panel(ui).locator(".block", has=title).locator("img")
+
+
+def _wait_train_image(ui: UI, label: str) -> None:
+    img = _train_image(ui, label)
+    expect(img).to_have_attribute("src", re.compile(r"/gradio_api/file="))
+    ui.page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=img.element_handle())
+
+
+def _curve_points(ui: UI) -> int:
+    """How many points the loss curves have (the longest trace; 0 before the first logged steps)."""
+    plot = ui.page.locator("#training-curves .js-plotly-plot")
+    if not plot.count():
+        return 0
+    return plot.evaluate("p => Math.max(0, ...p.data.map(t => (t.x || []).length))")
+
+
+@dataclass
+class LineTimes:
+    """What the run's line did while it said "training:" (seconds)."""
+
+    updates: list[float]  # each gap between two updates of the line
+    changes: list[tuple[float, str, str]]  # each gap between two texts, from a step > 0, with both texts
+    startup: float  # how long it said "training: step 0": the trainer starting, nothing new to show
+    answers: list[float]  # each gap between two answers to the timer's calls
+
+    @classmethod
+    def of(cls, records: list[list], calls: list[tuple[float, float]]) -> LineTimes:
+        times = [(t / 1000, text) for t, text in records]
+        training = [i for i, (_, text) in enumerate(times) if "training:" in text]
+        updates = [times[i + 1][0] - times[i][0] for i in training if i + 1 < len(times)]
+        texts = [entry for i, entry in enumerate(times) if i == 0 or entry[1] != times[i - 1][1]]
+        steps = [(t, text, re.search(r"training: step ([\d,]+) of", text)) for t, text in texts]
+        moving = [i for i, (_, _, m) in enumerate(steps) if m and m.group(1) != "0"]
+        changes = [(steps[i + 1][0] - steps[i][0], steps[i][1], steps[i + 1][1]) for i in moving if i + 1 < len(steps)]
+        at_zero = [t for t, _, m in steps if m and m.group(1) == "0"]
+        startup = steps[moving[0]][0] - at_zero[0] if moving and at_zero else float("nan")
+        first, last = (times[training[0]][0], times[training[-1]][0]) if training else (0.0, 0.0)
+        answered = sorted(start + seconds for start, seconds in calls)
+        answers = [answered[k + 1] - answered[k] for k in range(len(answered) - 1) if first <= answered[k] <= last]
+        return cls(updates, changes, startup, answers)
+
+    def said(self) -> str:
+        worst = max((gap for gap, _, _ in self.changes), default=float("nan"))
+        return (
+            f"while training, the line was updated {len(self.updates)} times, at most {max(self.updates, default=float('nan')):.2f} s "
+            f"apart; the timer's calls answered at most {max(self.answers, default=float('nan')):.2f} s apart; "
+            f"its text changed {len(self.changes)} times after the start-up ({self.startup:.1f} s), at most "
+            f"{worst:.2f} s apart (a new text every 10 steps the trainer logs)"
+        )
+
+
+def _status_calls(ui: UI) -> list[tuple[float, float]]:
+    """The Train tab's timer calls (not queued: /run/predict) from now on, as (start, seconds), in
+    the page's performance.now() time (s), appended as they finish."""
+    origin = ui.page.evaluate("performance.timeOrigin")
+    calls = []
+
+    def finished(request) -> None:
+        if request.method == "POST" and "/gradio_api/run/predict" in request.url:
+            timing = request.timing
+            calls.append(((timing["startTime"] - origin) / 1000, timing["responseEnd"] / 1000))
+
+    ui.page.on("requestfinished", finished)
+    return calls
+
+
+def _descendants(pid: int) -> dict[int, list[str]]:
+    """Every live (not zombie) process descended from `pid`, with its command line."""
+    parents, commands = {}, {}
+    for task in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            argv = (task / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            parents[int(task.name)], commands[int(task.name)] = int(fields[1]), argv
+    found, frontier = {}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, its_parent in parents.items():
+            if its_parent == parent and child not in found:
+                found[child] = commands[child]
+                frontier.append(child)
+    return found
+
+
+def _module_runs(server: AppServer, module: str) -> list[int]:
+    """The app's descendants running `python -m <module>` (train: training; train.live: evaluating)."""
+    return [pid for pid, argv in _descendants(server.process.pid).items() if argv[1:3] == ["-m", module]]
+
+
+class TestTheTrainTab:
+    """A run trained live in the page (slow: a real `python -m train` and its evaluation), and a
+    closed tab stopping its run. Kept together, so that `-k train` picks both."""
+
+    def test_a_run_started_in_the_page_grows_its_curves_and_becomes_a_model_to_explore(self, ui: UI) -> None:
+        page, line = ui.page, ui.page.locator("#training-line")
+        calls = _status_calls(ui)
+        _start_run(ui, steps=150, latents=4)
+        expect(line).to_contain_text("training: step", timeout=RUN_TIMEOUT_MS)
+        expect(line).to_contain_text("vanilla_vae on digits, β = 1, 4 latents, 150 steps")
+
+        # While it trains: the curves grow (read more than once), then a picture mid-run with its grids.
+        points, deadline = [], time.monotonic() + RUN_TIMEOUT_MS / 1000
+        samples = _train_image(ui, "Prior samples")
+        while "training: step" in line.inner_text():
+            count = _curve_points(ui)
+            if count and (not points or count != points[-1]):
+                points.append(count)
+            if len(points) >= 2 and samples.count() and samples.get_attribute("src"):
+                break
+            assert time.monotonic() < deadline, f"still training after {RUN_TIMEOUT_MS / 1000:.0f} s: {points}"
+            page.wait_for_timeout(400)
+        live = line.inner_text()
+        _shot(ui, "16-train-live")
+        assert len(points) >= 2 and points == sorted(points), f"the loss curves did not grow while training: {points}"
+        assert "training: step" in live, f"the run ended before a second reading of its curves: {live}"
+
+        expect(line).to_contain_text("finished: step 150 of 150", timeout=RUN_TIMEOUT_MS)
+        expect(page.locator("#training-runs")).to_contain_text("finished")
+        expect(ui.block("Your evaluated runs side by side").locator(".js-plotly-plot")).to_be_visible()
+        _wait_train_image(ui, "Prior samples")
+        _wait_train_image(ui, "Test images and their reconstructions")
+        assert _curve_points(ui) >= 15  # a point every 10 steps
+        _shot(ui, "17-train-finished")
+
+        times = LineTimes.of(page.evaluate("window.trainingLine"), calls)
+        print(times.said())
+        assert len(times.updates) >= 5 and max(times.updates) <= LIVE_GAP_S, times.said()
+        assert times.answers and max(times.answers) <= LIVE_GAP_S, times.said()
+        assert len(times.changes) >= 3, times.said()  # the step moved on, more than once
+
+        # The run is one of the visitor's models now: every tab works on it.
+        ui.open_tab("Reconstruct")
+        ui.model_dropdown().click()
+        option = page.get_by_role("option", name=re.compile(r"your run [0-9a-f]+ · step 150 ·"))
+        expect(option).to_have_count(1)
+        name = re.search(r"your run [0-9a-f]+ · step 150", option.inner_text()).group(0)
+        page.keyboard.press("Escape")
+        ui.pick_model(name)
+        before = ui.wait_image("Reconstruction")
+        _gallery(ui, "Examples: click one to reconstruct it").nth(3).click()
+        ui.wait_image("Reconstruction", other_than=before)
+        expect(ui.block("Image (PNG", exact=False)).to_contain_text("digits-test")
+        expect(ui.toasts("error")).to_have_count(0)
+        _shot(ui, "18-train-model-reconstructs")
+
+    def test_closing_the_tab_mid_run_stops_the_run_and_leaves_no_training_process(self, server, chromium) -> None:
+        context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+        try:
+            page = context.new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            visitor = UI(page, server)
+            page.goto(server.url)
+            visitor.wait_ready(visitor.current_model())
+            _start_run(visitor, steps=5000)
+            # Mid-run: past the trainer's start-up, its first steps logged.
+            expect(page.locator("#training-line")).to_contain_text(
+                re.compile(r"training: step [1-9][\d,]* of 5,000"), timeout=RUN_TIMEOUT_MS
+            )
+            training = _module_runs(server, "train")
+            assert training, f"no `python -m train` under the app: {_descendants(server.process.pid)}"
+        finally:
+            context.close()
+        closed = time.monotonic()
+        while left := _module_runs(server, "train"):
+            assert time.monotonic() - closed < STOP_TIMEOUT_S, (
+                f"{STOP_TIMEOUT_S} s after its tab closed, the run is still training: {left}\n{server.log_tail()}"
+            )
+            time.sleep(0.25)
+        stopped = time.monotonic() - closed
+        print(f"the run stopped {stopped:.1f} s after its tab closed")
+        assert not set(training) & set(_descendants(server.process.pid)), f"stopped in {stopped:.1f} s"
+        # What it learned is evaluated: that process ends too, and nothing of the run is left running.
+        while left := _module_runs(server, "train.live"):
+            assert time.monotonic() - closed < STOP_TIMEOUT_S + EVALUATION_TIMEOUT_S, (
+                f"the stopped run's evaluation is still running: {left} (stopped in {stopped:.1f} s)"
+            )
+            time.sleep(0.5)
+        assert not _module_runs(server, "train"), f"a training process came back (stopped in {stopped:.1f} s)"

@@ -272,6 +272,25 @@ def test_sigterm_ends_the_run_after_its_step_and_resume_continues_exactly(tmp_pa
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL, "the handler is the run's only"
 
 
+def test_a_kept_judge_is_read_back_for_the_same_data_and_equals_the_one_trained(tmp_path, monkeypatch):
+    from train import evaluate
+
+    train_set, test_set = load_dataset("digits", "train"), load_dataset("digits", "test")
+    trained = judge_classifier(train_set, seed=0, cache=tmp_path)
+    assert len(list(tmp_path.glob("judge-*.safetensors"))) == 1
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the kept judge must be read back, not trained again")
+
+    monkeypatch.setattr(evaluate, "train_classifier", no_training)
+    kept = judge_classifier(train_set, seed=0, cache=tmp_path)
+    images = test_set.batch()[0]
+    assert torch.equal(kept.predict(images), trained.predict(images))
+    assert torch.allclose(kept.embed(images), trained.embed(images))
+    with pytest.raises(AssertionError, match="read back"):  # other data: another judge
+        judge_classifier(load_dataset("digits", "train", seed=1), seed=0, cache=tmp_path)
+
+
 def test_a_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(tiny_args(out, "vanilla_vae-digits", "train.max_steps=200", "train.lr=1e6", "train.checkpoint_every=1"))

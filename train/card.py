@@ -37,7 +37,7 @@ from vae_models.metrics import ACTIVE_UNIT_THRESHOLD
 
 from .checkpointing import STATE_NAME, read_progress
 from .config import DataSection
-from .grids import save_reconstructions, save_traversal
+from .grids import save_reconstructions, save_samples, save_traversal
 
 SHIPPED_FILES = (*MODEL_FILES, *METADATA_FILES)
 
@@ -55,13 +55,6 @@ DATASET_TEXT = {
 }
 
 
-def last_grid(run_dir: Path, kind: str) -> Path:
-    grids = sorted(run_dir.glob(f"{kind}_epoch*.png"))
-    if not grids:
-        raise FileNotFoundError(f"no {kind}_epoch*.png in {run_dir}")
-    return grids[-1]
-
-
 def publish(run_dir: Path, dest: Path) -> Path:
     """Copy a finished run into `dest` and write its card. With `dest` the folder itself, a shipped
     checkpoint evaluated again gets new grids and card only; a run (the page's) also gets its training
@@ -73,6 +66,11 @@ def publish(run_dir: Path, dest: Path) -> Path:
     model = load_model(dest, device="cpu")
     test_set = DataSection(**info.training_config["data"]).load("test", download=False)
     save_reconstructions(model, test_set, dest / "reconstructions.png")
+    if not (dest / "samples.png").exists():
+        config = info.training_config
+        save_samples(
+            model, dest / "samples.png", config["train"]["grid_samples"], len(info.class_names), config["seed"]
+        )
     dims = info.active_latent_order
     save_traversal(model, dims, dest / "traversal.png")
     (dest / "README.md").write_text(model_card(info, dims), encoding="utf-8")
@@ -88,7 +86,8 @@ def copy_run(run_dir: Path, dest: Path) -> None:
         for name in SHIPPED_FILES:
             shutil.copyfile(run_dir / name, dest / name)
     write_json(dest / METRICS_NAME, metrics)
-    shutil.copyfile(last_grid(run_dir, "samples"), dest / "samples.png")
+    if grids := sorted(run_dir.glob("samples_epoch*.png")):  # a run shorter than an epoch has none
+        shutil.copyfile(grids[-1], dest / "samples.png")
 
 
 def training_length(train: dict) -> str:

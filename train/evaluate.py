@@ -11,6 +11,7 @@ checkpoint and leaves its other figures as they are.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import safetensors.torch
 import torch
 
 from vae_models import BaseVAE, ModelLoadError, load_model
@@ -37,6 +39,7 @@ from vae_models.metrics import (
     overlap,
 )
 
+from .checkpointing import write_atomically
 from .config import DataSection
 
 MAX_CLASSIFIER_IMAGES = 20_000
@@ -57,9 +60,11 @@ def evaluate_checkpoint(
     config: dict[str, Any] | None = None,
     device: str = "auto",
     recipe: Recipe = FULL_RECIPE,
+    judges: Path | None = None,
 ) -> dict:
     """Every metric of a checkpoint, written to its metrics.json, and its latent cache; the
-    disentanglement scoreboard (with `recipe`) for data with generative factors."""
+    disentanglement scoreboard (with `recipe`) for data with generative factors. The judge is
+    kept in and read back from `judges` when given (`judge_classifier`)."""
     folder = Path(folder)
     config = config or read_training_config(folder)
     started = time.perf_counter()
@@ -83,7 +88,7 @@ def evaluate_checkpoint(
         metrics |= mig(codes.numpy(), test_set.factors.numpy())
         metrics["factor_names"] = list(test_set.factor_names)
         metrics |= disentanglement_metrics(model, test_set, recipe)
-    classifier = judge_classifier(train_set, seed=config["seed"])
+    classifier = judge_classifier(train_set, seed=config["seed"], cache=judges)
     reconstructions = decode_all(model, codes, test_labels)
     num_classes = len(test_set.class_names)
     if data.name != "dsprites":
@@ -126,10 +131,26 @@ def add_disentanglement(folder: str | Path, *, device: str = "auto", recipe: Rec
     return metrics
 
 
-def judge_classifier(train_set: ImageDataset, seed: int) -> ImageClassifier:
-    """An independent classifier, trained on (up to 20,000) real training images only."""
+def judge_classifier(train_set: ImageDataset, seed: int, cache: Path | None = None) -> ImageClassifier:
+    """An independent classifier, trained on (up to 20,000) real training images only.
+
+    Training is deterministic, so with `cache` the judge is kept there under a digest of its
+    training images and seed, and read back for the next model of the same data: the page
+    evaluates every run it trains, and training the judge took most of that time."""
     images, labels = stack(train_set, MAX_CLASSIFIER_IMAGES, seed)
-    return train_classifier(images, labels, len(train_set.class_names), seed=seed)
+    num_classes = len(train_set.class_names)
+    if cache is None:
+        return train_classifier(images, labels, num_classes, seed=seed)
+    digest = hashlib.sha256(images.numpy().tobytes() + labels.numpy().tobytes() + str(seed).encode())
+    path = Path(cache) / f"judge-{digest.hexdigest()[:20]}.safetensors"
+    if path.exists():
+        judge = ImageClassifier(images.shape[1], num_classes)
+        judge.load_state_dict(safetensors.torch.load_file(str(path)))
+        return judge.eval()
+    judge = train_classifier(images, labels, num_classes, seed=seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(path, lambda tmp: safetensors.torch.save_file(judge.state_dict(), str(tmp)))
+    return judge
 
 
 def reconstruction_verdicts(judged: torch.Tensor, labels: torch.Tensor, num_classes: int) -> dict[str, Any]:
@@ -217,11 +238,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="add the disentanglement scoreboard to an evaluated checkpoint, keeping its other figures",
     )
+    parser.add_argument("--judge-cache", type=Path, metavar="DIR", help="keep the judge classifier here, for reuse")
     args = parser.parse_args(argv)
     recipe = FAST_RECIPE if args.fast else FULL_RECIPE
-    evaluate = add_disentanglement if args.disentanglement_only else evaluate_checkpoint
     try:
-        metrics = evaluate(args.checkpoint, device=args.device, recipe=recipe)
+        if args.disentanglement_only:
+            metrics = add_disentanglement(args.checkpoint, device=args.device, recipe=recipe)
+        else:
+            metrics = evaluate_checkpoint(args.checkpoint, device=args.device, recipe=recipe, judges=args.judge_cache)
     except (ModelLoadError, DatasetUnavailableError, OSError, KeyError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

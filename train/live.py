@@ -1,10 +1,10 @@
 """Training runs started from the page: each in its own process, one at a time per server.
 
-A run is the CLI's own commands, one after another, in a child process with one thread:
-`python -m train CONFIG` (exact resume, NaN stop, atomic checkpoints), then
-`python -m train.evaluate RUN --fast` (metrics and the latent cache) and
-`python -m train.card RUN RUN` (the card). Its folder is a checkpoint like the shipped ones, and
-`python -m train RUN/training_config.json` reruns it.
+A run is the CLI's own training, `python -m train CONFIG` (exact resume, NaN stop, atomic
+checkpoints), in a child process with one thread; then `python -m train.live RUN JUDGES` evaluates
+it as `python -m train.evaluate RUN --fast` would and writes its card as `python -m train.card RUN RUN`
+would, in one process (each start of Python with torch costs seconds). Its folder is a checkpoint
+like the shipped ones, and `python -m train RUN/training_config.json` reruns it.
 
 The page watches a run through its folder: log.csv for the curves, the latest checkpoint for the
 grids and the information per latent (`TrainingService.snapshot`). Nothing here imports Gradio.
@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import atexit
 import csv
+import inspect
 import math
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -36,10 +38,13 @@ from vae_models.checkpoint import METRICS_NAME, TRAINING_CONFIG_NAME, WEIGHTS_NA
 from vae_models.checks import require_choice, require_float, require_int
 from vae_models.data import DatasetUnavailableError
 from vae_models.data.uploads import UploadError, UploadLimits, unpack_images
+from vae_models.disentanglement import FAST_RECIPE
 from vae_models.metrics import ACTIVE_UNIT_THRESHOLD, likelihood_metrics
 
+from .card import publish
 from .checkpointing import STATE_NAME, read_progress
 from .config import DataSection, TrainingConfig, TrainSection, load_config
+from .evaluate import evaluate_checkpoint
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = Path(__file__).resolve().parent / "configs"
@@ -50,7 +55,9 @@ RUN_TTL_ENV = "VAE_EXPLORER_RUN_TTL_SECONDS"
 LIVE_SAMPLES = 36  # the live sample grid: 6 × 6
 LIVE_RECONSTRUCTIONS = 8  # test images, each beside its reconstruction
 LIVE_TEST_IMAGES = 256  # what the live information per latent is measured on
+JUDGES_FOLDER = "judges"  # beside the runs: the evaluation's classifier per dataset, trained once
 UPLOAD_FOLDER = "data"  # inside the run's folder: the unpacked upload
+MIN_TRAINING_IMAGES = 30  # so that the 15% test split has the few images evaluation maps
 FOLDER_SIZE = 32  # uploaded images are trained on at 32×32, like the digits: a minute gets somewhere
 TRAINABLE_DATASETS = ("digits", "dsprites", "folder")
 MAX_LATENTS, MAX_STEPS, MAX_BATCH = 64, 100_000, 1024  # the wall-time cap bounds a run before these do
@@ -153,6 +160,16 @@ class RunRequest:
 WEIGHT_SYMBOLS = {"kld_weight": "β", "beta": "β", "reg_weight": "λ"}
 
 
+def default_weight(model_type: str, dataset: str) -> float:
+    """The regulariser weight a run of this model on this data gets when the form leaves it as is:
+    the shipped config's (β = 6 for the β-TCVAE on digits, λ = 100 for the WAE, ...)."""
+    config = RunRequest(model_type, dataset).config(Path("unused"))
+    key, _ = MODEL_TYPES[model_type].regulariser_weight
+    if key in TrainSection.__dataclass_fields__:
+        return float(getattr(config.train, key))
+    return float(config.model.kwargs.get(key, inspect.signature(MODEL_TYPES[model_type]).parameters[key].default))
+
+
 @dataclass(frozen=True)
 class Preset:
     """Runs that teach one thing side by side, trained one after another."""
@@ -246,7 +263,8 @@ class LiveRun:
 def progress_line(run: LiveRun, log: dict[str, list[float]], place: int | None) -> str:
     """One line on where a run is: its state, step, speed and time left."""
     if run.state == QUEUED:
-        return f"queued: {place - 1} run(s) ahead of it" if place else "queued"
+        ahead = "next to start" if place == 1 else f"{place - 1} queued run(s) ahead of it"
+        return f"queued: {ahead}, after the run training now" if place else "queued"
     step = int(log["step"][-1]) if log else 0
     line = f"{run.state}: step {step:,} of {run.total_steps:,}"
     if run.state == TRAINING and log:
@@ -409,7 +427,7 @@ class TrainingService:
     def _commands(self, run: LiveRun, resume: bool) -> list[list[str]]:
         folder = str(run.folder)
         train = ["-m", "train", str(run.folder / TRAINING_CONFIG_NAME), "--no-eval", *(["--resume"] if resume else [])]
-        return [train, ["-m", "train.evaluate", folder, "--fast"], ["-m", "train.card", folder, folder]]
+        return [train, ["-m", "train.live", folder, str(self.root / JUDGES_FOLDER)]]
 
     def _launch(self, run: LiveRun) -> None:
         command = run.commands.pop(0)
@@ -450,9 +468,9 @@ class TrainingService:
 
     def _failure(self, run: LiveRun, code: int) -> str:
         """The child's own error line (the CLI prints one), or its exit status."""
-        output = (run.folder / OUTPUT_NAME).read_text(errors="replace").splitlines()
-        errors = [line.removeprefix("error: ") for line in output if line.startswith("error: ")]
-        return errors[-1] if errors else f"the training process ended with status {code}"
+        output = (run.folder / OUTPUT_NAME).read_text(errors="replace")
+        errors = re.findall(r"error: (.+)", output)  # after a progress bar's carriage return, perhaps
+        return errors[-1].strip() if errors else f"the training process ended with status {code}"
 
     def _expire(self) -> None:
         now = time.monotonic()
@@ -469,7 +487,9 @@ def _read_uploads(request: RunRequest, uploads: Sequence[str | Path], folder: Pa
     training split."""
     if not uploads:
         raise UploadError("upload a zip of images, or several image files, to train on your own images")
-    unpacked = unpack_images(uploads, folder / UPLOAD_FOLDER, UploadLimits.from_env())
+    limits = UploadLimits.from_env()
+    limits = replace(limits, min_images=max(limits.min_images, MIN_TRAINING_IMAGES))
+    unpacked = unpack_images(uploads, folder / UPLOAD_FOLDER, limits)
     data = DataSection("folder", root=str(unpacked.root), in_channels=unpacked.in_channels, img_size=FOLDER_SIZE)
     training_images = len(data.load("train"))
     notes = list(unpacked.notes)
@@ -521,3 +541,24 @@ def live_test_set(folder: Path) -> tuple[torch.Tensor, torch.Tensor]:
     config = read_json_object(folder / TRAINING_CONFIG_NAME, str(folder))
     test = DataSection(**config["data"]).load("test", download=False)
     return test.batch(torch.linspace(0, len(test) - 1, min(LIVE_TEST_IMAGES, len(test))).long())
+
+
+def evaluate_and_publish(folder: Path, judges: Path) -> None:
+    """Metrics, latent cache and card for a run's checkpoint: what makes it one of the page's models."""
+    evaluate_checkpoint(folder, recipe=FAST_RECIPE, judges=judges)
+    publish(folder, folder)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m train.live RUN_DIR JUDGES_DIR: the step after training of a run started in the page."""
+    folder, judges = (Path(arg) for arg in (argv if argv is not None else sys.argv[1:]))
+    try:
+        evaluate_and_publish(folder, judges)
+    except (OSError, KeyError, ValueError, RuntimeError) as err:
+        print(f"error: the evaluation of {folder} failed: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

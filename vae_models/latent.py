@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -26,6 +27,11 @@ TSNE_ITERATIONS, TSNE_MOMENTUM = 500, 0.8  # then 500 more at momentum 0.8
 TSNE_CHUNK = 50  # iterations between two progress reports
 
 
+# Two threads, unless the process may use only one core (a run trained from the page is pinned to
+# one): two threads on one core slow openTSNE down many times over.
+_TSNE_THREADS = min(2, len(os.sched_getaffinity(0))) if hasattr(os, "sched_getaffinity") else 2
+
+
 def _perplexity(points: np.ndarray) -> float:
     return float(min(30, max(2, (len(points) - 1) // 3)))
 
@@ -35,7 +41,9 @@ def tsne_projection(codes: np.ndarray, seed: int = 0) -> np.ndarray:
     from openTSNE import TSNE
 
     points = codes.astype(np.float64)
-    return np.asarray(TSNE(perplexity=_perplexity(points), n_jobs=2, random_state=seed, verbose=False).fit(points))
+    return np.asarray(
+        TSNE(perplexity=_perplexity(points), n_jobs=_TSNE_THREADS, random_state=seed, verbose=False).fit(points)
+    )
 
 
 def tsne_projection_in_steps(
@@ -53,10 +61,10 @@ def tsne_projection_in_steps(
 
     points = codes.astype(np.float64)
     perplexity = _perplexity(points)
-    affinities = affinity.PerplexityBasedNN(points, perplexity=perplexity, n_jobs=2, random_state=seed)
+    affinities = affinity.PerplexityBasedNN(points, perplexity=perplexity, n_jobs=_TSNE_THREADS, random_state=seed)
     start = initialization.pca(points, random_state=seed)
     learning_rate = max(len(points) / TSNE_EXAGGERATION[1], 50)  # openTSNE's "auto"
-    embedding = TSNEEmbedding(start, affinities, n_jobs=2, random_state=seed, learning_rate=learning_rate)
+    embedding = TSNEEmbedding(start, affinities, n_jobs=_TSNE_THREADS, random_state=seed, learning_rate=learning_rate)
     phases = (TSNE_EXAGGERATION, (iterations, None, TSNE_MOMENTUM))
     total, done = sum(phase[0] for phase in phases), 0
     for count, exaggeration, momentum in phases:
