@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
+from pathlib import Path
 
 import pytest
 import torch
+from support import CHECKPOINTS
 
 from train import live
 from train.config import load_config
@@ -39,10 +42,21 @@ def wait(condition, timeout: float = 240.0, every: float = 0.2) -> None:
         time.sleep(every)
 
 
+@pytest.fixture(scope="module")
+def judges(tmp_path_factory) -> Path:
+    """One judge per dataset for the module's runs: training it is most of an evaluation's time."""
+    return tmp_path_factory.mktemp("judges")
+
+
+def service_in(folder: Path, judges: Path, **limits: float) -> TrainingService:
+    limits = {"max_seconds": 60, "ttl_seconds": 600} | limits
+    return TrainingService(folder / "runs", TrainingLimits(**limits), poll_seconds=0.1, judges=judges).start()
+
+
 @pytest.fixture
-def service(tmp_path):
-    running = TrainingService(tmp_path / "runs", TrainingLimits(max_seconds=60, ttl_seconds=600), poll_seconds=0.1)
-    yield running.start()
+def service(tmp_path, judges):
+    running = service_in(tmp_path, judges)
+    yield running
     running.shutdown()
 
 
@@ -116,9 +130,8 @@ def test_one_run_at_a_time_the_rest_queued_and_a_queued_run_taken_off(service):
     assert [run.id for run in service.runs_of("me")] == [first.id]
 
 
-def test_the_wall_time_cap_stops_a_run_which_is_kept_evaluated_and_resumable(tmp_path):
-    capped = TrainingService(tmp_path / "runs", TrainingLimits(max_seconds=12, ttl_seconds=600), poll_seconds=0.1)
-    capped.start()
+def test_the_wall_time_cap_stops_a_run_which_is_kept_evaluated_and_resumable(tmp_path, judges):
+    capped = service_in(tmp_path, judges, max_seconds=12)
     try:
         run = capped.submit("me", RunRequest(steps=50_000, latent_dim=2))
         wait(lambda: run.state in ENDED)
@@ -132,11 +145,10 @@ def test_the_wall_time_cap_stops_a_run_which_is_kept_evaluated_and_resumable(tmp
         capped.shutdown()
 
 
-def test_ended_runs_are_deleted_after_their_time_to_live_and_the_page_is_told(tmp_path):
-    quick = TrainingService(tmp_path / "runs", TrainingLimits(max_seconds=60, ttl_seconds=0.5), poll_seconds=0.1)
+def test_ended_runs_are_deleted_after_their_time_to_live_and_the_page_is_told(tmp_path, judges):
+    quick = service_in(tmp_path, judges, ttl_seconds=0.5)
     deleted = []
     quick.on_delete.append(deleted.append)
-    quick.start()
     try:
         run = quick.submit("me", RunRequest(steps=10_000, latent_dim=2, batch_size=16))
         quick.stop("me", run.id)
@@ -168,12 +180,12 @@ def test_a_snapshot_shows_samples_reconstructions_and_each_latents_information(t
     assert torch.equal(again.samples, snapshot.samples), "the same prior draws each time, so change shows"
 
 
-def test_a_snapshot_is_taken_again_only_when_the_checkpoint_changes(service, monkeypatch):
-    run = service.submit("me", RunRequest(steps=20, latent_dim=2, batch_size=16))
-    wait(lambda: run.state in ENDED)
+def test_a_snapshot_is_taken_again_only_when_the_checkpoint_changes(tmp_path, service, monkeypatch):
+    folder = tmp_path / "run"
+    shutil.copytree(CHECKPOINTS / "vanilla_vae-digits", folder)  # a run's folder is a checkpoint like it
+    run = live.LiveRun("ab12", "me", folder, "a run", 100, 64, state=FINISHED)
     taken = []
     monkeypatch.setattr(live, "take_snapshot", lambda folder, test: taken.append(folder) or "snapshot")
-    run.snapshot_cache = None
     assert service.snapshot(run) == service.snapshot(run) == "snapshot" and len(taken) == 1
     weights = run.folder / "model.safetensors"
     later = weights.stat().st_mtime + 5

@@ -247,3 +247,16 @@ def test_images_of_mixed_sizes_and_modes_train(served, tmp_path):
     assert "labelled by folder" in line and "batch size 64 lowered" in line, line
     _, status = _wait_for(client, "finished", "failed")
     assert "finished" in status[0], status[0]
+
+
+def test_a_preset_queues_its_runs_one_after_another_and_stop_ends_them_all(served):
+    client = _client(served)
+    line, _ = client.predict("β = 0.1, 1 and 10 on digits: watch latents collapse", api_name="/train_preset")
+    assert line.startswith("queued 3 runs: the larger β")
+    rows = _status(client)[5]["data"]
+    assert [row[0].split(",")[1].strip() for row in rows] == ["β = 0.1", "β = 1", "β = 10"]
+    assert [row[1] for row in rows] == ["training", "queued", "queued"]
+    stopped = client.predict(api_name="/train_stop")
+    assert stopped.count("taken off the queue") == 2 and "stopping" in stopped
+    with pytest.raises(AppError, match="not in the list of choices|pick a preset"):
+        client.predict("no such preset", api_name="/train_preset")

@@ -283,10 +283,18 @@ class TrainingService:
     A run belongs to the session that started it (`owner`): only that session sees, stops or resumes
     it. A supervisor thread advances the runs, stops a segment at the wall-time cap, and deletes
     ended runs `ttl_seconds` after their page last asked about them (`on_delete` is told first).
+    Evaluation keeps its judge classifier per dataset in `judges` (default: beside the runs).
     """
 
-    def __init__(self, root: str | Path, limits: TrainingLimits | None = None, poll_seconds: float = 0.5) -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        limits: TrainingLimits | None = None,
+        poll_seconds: float = 0.5,
+        judges: str | Path | None = None,
+    ) -> None:
         self.root = Path(root)
+        self.judges = Path(judges) if judges else self.root / JUDGES_FOLDER
         self.limits = limits or TrainingLimits.from_env()
         self.poll_seconds = poll_seconds
         self.on_delete: list[Any] = []  # callables taking the deleted LiveRun
@@ -427,7 +435,7 @@ class TrainingService:
     def _commands(self, run: LiveRun, resume: bool) -> list[list[str]]:
         folder = str(run.folder)
         train = ["-m", "train", str(run.folder / TRAINING_CONFIG_NAME), "--no-eval", *(["--resume"] if resume else [])]
-        return [train, ["-m", "train.live", folder, str(self.root / JUDGES_FOLDER)]]
+        return [train, ["-m", "train.live", folder, str(self.judges)]]
 
     def _launch(self, run: LiveRun) -> None:
         command = run.commands.pop(0)
