@@ -25,6 +25,7 @@ from train.live import (
     OUTPUT_NAME,
     PRESETS,
     QUEUED,
+    STOPPED,
     TRAINING,
     LiveRun,
     RunRequest,
@@ -184,7 +185,7 @@ class TrainingTab:
     def resume(self, request: gr.Request) -> tuple[str, gr.Timer]:
         """Resume every stopped run, in the order they were started."""
         owner = request.session_hash
-        stopped = [run for run in self.service.runs_of(owner) if run.state == "stopped"]
+        stopped = [run for run in self.service.runs_of(owner) if run.state == STOPPED]
         if not stopped:
             return "no stopped run to resume", gr.skip()
         messages = [self.service.resume(owner, run.id) for run in stopped]

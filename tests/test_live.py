@@ -7,10 +7,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
+import safetensors.torch
 import torch
 from support import CHECKPOINTS
 
@@ -192,3 +195,19 @@ def test_a_snapshot_is_taken_again_only_when_the_checkpoint_changes(tmp_path, se
     os.utime(weights, (later, later))
     service.snapshot(run)
     assert len(taken) == 2
+
+
+def test_a_training_that_fails_after_a_checkpoint_still_gets_that_checkpoint_evaluated(tmp_path):
+    service = TrainingService(tmp_path / "runs")
+    run = live.LiveRun("ab12", "me", tmp_path, "a run", 100, 64, state=TRAINING)
+    progress = {"progress": json.dumps({"step": 50})}
+    safetensors.torch.save_file({"resume": torch.zeros(1)}, str(tmp_path / "training_state.safetensors"), progress)
+    (tmp_path / live.OUTPUT_NAME).write_text("  3%|▎ | 51/100\rerror: the loss became nan at step 51; stopped.\n")
+    run.process = subprocess.Popen([sys.executable, "-c", "raise SystemExit(1)"])
+    run.process.wait()
+    run.commands = [["-c", "pass"]]  # stands in for the evaluation
+    service._advance(run)
+    assert run.state == live.EVALUATING and run.failure == "the loss became nan at step 51; stopped."
+    run.process.wait()
+    service._advance(run)
+    assert run.state == live.FAILED and run.message.endswith("that checkpoint is in your model picker")

@@ -228,6 +228,7 @@ class LiveRun:
     commands: list[list[str]] = field(default_factory=list)  # what is left to run, in order
     process: subprocess.Popen | None = None
     stopping: str = ""  # why a stop was asked for, while the trainer finishes its step
+    failure: str = ""  # why the training failed (its checkpoint, if any, is still evaluated)
     segment_started: float = 0.0
     touched: float = field(default_factory=time.monotonic)
     notes: list[str] = field(default_factory=list)  # what reading the uploaded images said
@@ -461,14 +462,26 @@ class TrainingService:
             run.commands = []
             run.state, run.message = STOPPED, f"{run.stopping} before its first step; Resume starts it"
         elif code != 0:
-            run.commands = []
-            run.state, run.message = FAILED, self._failure(run, code)
+            run.failure = self._failure(run, code)
+            # A training that failed (a NaN loss) after a checkpoint still gets that checkpoint evaluated.
+            if run.state != TRAINING or not run.saved_step:
+                run.commands = []
+                run.state, run.message = FAILED, run.failure
+            else:
+                self._launch(run)
         elif run.commands:
             self._launch(run)
         else:
-            complete = run.saved_step >= run.total_steps
-            run.state = FINISHED if complete else STOPPED
-            run.message = "" if complete else f"{run.stopping}; Resume continues it"
+            self._end(run)
+
+    def _end(self, run: LiveRun) -> None:
+        """A segment's last command succeeded: the run is finished, stopped, or failed with a model."""
+        if run.failure:
+            run.state, run.message = FAILED, f"{run.failure}; that checkpoint is in your model picker"
+        elif run.saved_step >= run.total_steps:
+            run.state, run.message = FINISHED, ""
+        else:
+            run.state, run.message = STOPPED, f"{run.stopping}; Resume continues it"
 
     def _request_stop(self, run: LiveRun, reason: str) -> None:
         run.stopping = reason
