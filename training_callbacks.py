@@ -38,7 +38,7 @@ from vae_models.catalog import read_info
 from vae_models.checkpoint import load_latent_cache
 
 LOSS_COLUMNS_SKIPPED = ("step", "epoch", "lr", "images_per_sec")
-RUN_HEADERS = ["run", "state", "step", "test reconstruction (nats)", "KL (nats)", "active latents", "as asked"]
+RUN_HEADERS = ["run", "state", "saved at step", "test reconstruction (nats)", "KL (nats)", "active latents", "as asked"]
 TRAINING_DATASETS = {"digits": "digits", "dSprites": "dsprites", "your images": "folder"}
 
 
@@ -93,28 +93,36 @@ def _rounded(value: float | None) -> str:
 
 def runs_figure(runs: list[LiveRun]) -> go.Figure:
     """Evaluated runs side by side: their information per latent above, their test codes (the first
-    two principal components, or the two latents themselves) below, with the prior's 1 and 2 sd."""
+    two principal components, or the two latents themselves) below, over the prior's 1 and 2 sd."""
     shown = [run for run in runs if run.has_model][-4:]
     titles = [run.title for run in shown] + [""] * len(shown)
-    figure = make_subplots(rows=2, cols=max(len(shown), 1), subplot_titles=titles or ["no evaluated run yet"])
+    figure = make_subplots(
+        rows=2, cols=max(len(shown), 1), subplot_titles=titles or ["no evaluated run yet"], row_heights=[0.35, 0.65]
+    )
     for column, run in enumerate(shown, start=1):
         metrics = run.metrics()
         information = metrics.get("kl_per_dim") or metrics["code_variance_per_dim"]
-        figure.add_trace(go.Bar(y=information, marker_color="#3b6fb6"), row=1, col=column)
-        latents = load_latent_cache(run.folder)
-        codes = latents["codes"] if latents["codes"].shape[1] == 2 else latents["pca2"]
-        figure.add_trace(
-            go.Scattergl(x=codes[:, 0], y=codes[:, 1], mode="markers", marker={"size": 3, "color": latents["labels"]}),
-            row=2,
-            col=column,
-        )
+        names = [f"z{i}" for i in range(len(information))]
+        figure.add_trace(go.Bar(x=names, y=information, marker_color="#3b6fb6"), row=1, col=column)
+        figure.add_trace(_codes_trace(run, column), row=2, col=column)
         for radius in (1, 2):
             angle = np.linspace(0, 2 * np.pi, 90)
             ring = go.Scatter(x=radius * np.cos(angle), y=radius * np.sin(angle), mode="lines", line={"color": "grey"})
             figure.add_trace(ring, row=2, col=column)
-    figure.update_layout(height=560, showlegend=False, margin={"t": 60, "b": 30, "l": 40, "r": 10})
+        figure.update_yaxes(title_text="nats" if "kl_per_dim" in metrics else "code variance", row=1, col=column)
+        figure.update_yaxes(scaleanchor=f"x{len(shown) + column}", row=2, col=column)  # rings stay round
+    figure.update_layout(height=620, showlegend=False, margin={"t": 60, "b": 30, "l": 50, "r": 10})
     figure.update_annotations(font_size=11)
     return figure
+
+
+def _codes_trace(run: LiveRun, column: int) -> go.Scattergl:
+    """The run's test codes coloured by class, with one colour bar for the whole figure."""
+    latents = load_latent_cache(run.folder)
+    codes = latents["codes"] if latents["codes"].shape[1] == 2 else latents["pca2"]
+    marker = {"size": 3, "color": latents["labels"], "colorscale": "Turbo", "showscale": column == 1}
+    marker["colorbar"] = {"title": "class", "len": 0.6, "y": 0.3}
+    return go.Scattergl(x=codes[:, 0], y=codes[:, 1], mode="markers", marker=marker)
 
 
 def run_archive(run: LiveRun) -> str:
@@ -210,7 +218,7 @@ class TrainingTab:
         busy = any(run.state not in ENDED for run in runs)
         joined = [self._register(run) for run in runs if run.has_model and run.state in ENDED]
         return (
-            f"**{current.title}** · {progress_line(current, log, self.service.place(current))}",
+            f"**{current.title}**  \n{progress_line(current, log, self.service.place(current))}",
             loss_figure(log),
             *live,
             [run_row(run) for run in runs],

@@ -558,7 +558,14 @@ def test_to_dict_is_the_yaml_with_its_overrides_and_every_default_in_place():
     assert list(as_dict) == ["seed", "output_dir", "model", "data", "train"]
     assert as_dict["model"] == {**raw["model"], "latent_dim": 3, "fc_dims": [8]}
     assert list(as_dict["model"]) == [*raw["model"], "fc_dims"], "the type first, then the YAML's order"
-    assert as_dict["data"] == {"name": "digits", "root": None, "download": True}
+    assert as_dict["data"] == {
+        "name": "digits",
+        "root": None,
+        "download": True,
+        "img_size": None,
+        "in_channels": None,
+        "augment": False,
+    }
     assert as_dict["train"] == {**asdict(TrainSection()), **raw["train"], "epochs": 2}
     assert list(as_dict["train"]) == list(asdict(TrainSection()))
     assert (as_dict["seed"], as_dict["output_dir"]) == (0, "runs/cvae-digits")
