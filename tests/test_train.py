@@ -303,6 +303,14 @@ def test_a_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
 
+def test_a_nan_loss_before_any_checkpoint_says_nothing_is_kept(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(tiny_args(out, "vanilla_vae-digits", "train.max_steps=200", "train.lr=1e6", "--no-eval")) == 1
+    message = capsys.readouterr().err
+    assert "the loss became" in message and "No checkpoint had been saved yet, so nothing is kept" in message
+    assert not (out / STATE_NAME).exists()
+
+
 def test_a_failed_save_keeps_the_previous_checkpoint_and_says_so(tmp_path, monkeypatch, capsys):
     import train.trainer as trainer
 

@@ -267,10 +267,15 @@ class Run:
         losses = self.step(x.to(self.device, non_blocking=True), y.to(self.device))
         terms = {k: v.item() for k, v in losses.items()}
         if not math.isfinite(terms["loss"]):
+            saved = self.progress.last_saved_step
+            kept = (
+                f"The last good checkpoint, step {saved}, is kept in {self.out}"
+                if saved
+                else "No checkpoint had been saved yet, so nothing is kept; a smaller train.lr may help"
+            )
             raise TrainingError(
                 f"the loss became {terms['loss']} at step {self.progress.step + 1} "
-                f"({ {k: round(v, 4) for k, v in terms.items()} }); stopped. "
-                f"The last good checkpoint, step {self.progress.last_saved_step}, is kept in {self.out}"
+                f"({ {k: round(v, 4) for k, v in terms.items()} }); stopped. {kept}"
             )
         self.scheduler.step()
         return terms
