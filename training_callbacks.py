@@ -36,9 +36,10 @@ from train.live import (
 from vae_models import MODEL_TYPES
 from vae_models.catalog import read_info
 from vae_models.checkpoint import load_latent_cache
+from vae_models.metrics import latents_in_use
 
 LOSS_COLUMNS_SKIPPED = ("step", "epoch", "lr", "images_per_sec")
-RUN_HEADERS = ["run", "state", "saved at step", "test reconstruction (nats)", "KL (nats)", "active latents", "as asked"]
+RUN_HEADERS = ["run", "state", "saved at step", "test reconstruction (nats)", "KL (nats)", "latents in use", "as asked"]
 TRAINING_DATASETS = {"digits": "digits", "dSprites": "dsprites", "your images": "folder"}
 
 
@@ -67,7 +68,9 @@ def information_figure(information: list[float], active: list[bool], unit: str) 
     colours = ["#3b6fb6" if on else "#b0b0b0" for on in active]
     figure = go.Figure(go.Bar(x=[f"z{i}" for i in range(len(information))], y=information, marker_color=colours))
     figure.update_layout(
-        title=f"{unit} per latent (grey: inactive)", height=260, margin={"t": 40, "b": 30, "l": 40, "r": 10}
+        title=f"{unit} per latent (grey: not in use)",
+        height=260,
+        margin={"t": 40, "b": 30, "l": 40, "r": 10},
     )
     return figure
 
@@ -82,7 +85,7 @@ def run_row(run: LiveRun) -> list[Any]:
         run.saved_step,
         _rounded(metrics.get("reconstruction_nats")),
         _rounded(metrics.get("kl_nats")),
-        metrics.get("active_units", ""),
+        sum(latents_in_use(metrics.get("kl_per_dim"), metrics["code_variance_per_dim"])) if metrics else "",
         "" if asked is None else f"{asked:.1%}",
     ]
 

@@ -680,3 +680,10 @@ def test_the_cached_t_sne_is_open_tsne_s_default_fit():
     codes = np.random.default_rng(0).normal(size=(200, 4))
     expected = np.asarray(TSNE(perplexity=30.0, n_jobs=2, random_state=0, verbose=False).fit(codes))
     assert np.array_equal(tsne_projection(codes), expected)
+
+
+def test_latents_in_use_by_their_kl_or_for_the_wae_by_code_variance():
+    from vae_models.metrics import latents_in_use
+
+    assert latents_in_use([0.5, 0.05, 0.1], [1.0, 0.02, 0.5]) == [True, False, True]
+    assert latents_in_use(None, [0.5, 0.005]) == [True, False]

@@ -258,5 +258,5 @@ def test_a_preset_queues_its_runs_one_after_another_and_stop_ends_them_all(serve
     assert [row[1] for row in rows] == ["training", "queued", "queued"]
     stopped = client.predict(api_name="/train_stop")
     assert stopped.count("taken off the queue") == 2 and "stopping" in stopped
-    with pytest.raises(AppError, match="not in the list of choices|pick a preset"):
+    with pytest.raises(AppError, match=r"not in the list of choices|pick a preset"):
         client.predict("no such preset", api_name="/train_preset")

@@ -39,7 +39,7 @@ def test_the_loss_figure_has_one_panel_per_loss_term():
 def test_inactive_latents_are_grey_in_the_information_figure():
     figure = information_figure([2.0, 0.0, 1.5], [True, False, True], "nats")
     assert figure.data[0].marker.color == ("#3b6fb6", "#b0b0b0", "#3b6fb6")
-    assert "nats per latent" in figure.layout.title.text
+    assert figure.layout.title.text == "nats per latent (grey: not in use)"
 
 
 def test_evaluated_runs_side_by_side_and_in_the_table(tmp_path):

@@ -33,7 +33,7 @@ from vae_models.checkpoint import (
     write_json,
 )
 from vae_models.disentanglement import HEADLINE_METRICS, METRIC_MEANINGS, METRIC_TITLES
-from vae_models.metrics import ACTIVE_UNIT_THRESHOLD
+from vae_models.metrics import ACTIVE_UNIT_THRESHOLD, COLLAPSED_KL
 
 from .checkpointing import STATE_NAME, read_progress
 from .config import DataSection
@@ -140,7 +140,6 @@ def _front_matter(model_type: str, dataset: str) -> str:
 
 
 ENTANGLED_SHARE = 0.5  # below this, no latent can be said to "be" a factor
-COLLAPSED_KL = 0.1  # nats: a latent below this says next to nothing about the image
 
 
 def _latents_section(info: ModelInfo, traversal_dims: list[int]) -> str:

@@ -40,7 +40,7 @@ from vae_models.data import DatasetUnavailableError
 from vae_models.data.uploads import UploadError, UploadLimits, unpack_images
 from vae_models.disentanglement import FAST_RECIPE
 from vae_models.distributions import gaussian_kl_per_dim
-from vae_models.metrics import ACTIVE_UNIT_THRESHOLD
+from vae_models.metrics import latents_in_use
 
 from .card import publish
 from .checkpointing import STATE_NAME, read_progress
@@ -212,7 +212,7 @@ class Snapshot:
     reconstructions: torch.Tensor  # [2 * LIVE_RECONSTRUCTIONS, C, H, W]: each test image, then its reconstruction
     information: list[float]  # KL per latent (nats), or code variance for a model without a KL
     unit: str
-    active: list[bool]
+    active: list[bool]  # which latents carry information (vae_models.metrics.latents_in_use)
 
 
 @dataclass
@@ -554,12 +554,9 @@ def take_snapshot(folder: Path, test: tuple[torch.Tensor, torch.Tensor]) -> Snap
     outputs = model(*test)
     codes = (outputs.mu if model.has_kl else outputs.z).float()
     variance = codes.var(0)  # of the posterior means: what "active" means in the metrics too
-    if model.has_kl:
-        information, unit = gaussian_kl_per_dim(outputs.mu.float(), outputs.log_var.float()).mean(0), "nats"
-    else:
-        information, unit = variance, "code variance"
-    active = (variance > ACTIVE_UNIT_THRESHOLD).tolist()
-    return Snapshot(samples.float(), pairs.float(), information.tolist(), unit, active)
+    kl = gaussian_kl_per_dim(outputs.mu.float(), outputs.log_var.float()).mean(0).tolist() if model.has_kl else None
+    information, unit = (kl, "nats") if kl else (variance.tolist(), "code variance")
+    return Snapshot(samples.float(), pairs.float(), information, unit, latents_in_use(kl, variance.tolist()))
 
 
 def live_test_set(folder: Path) -> tuple[torch.Tensor, torch.Tensor]:

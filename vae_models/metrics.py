@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -34,6 +34,7 @@ from .distributions import (
 )
 
 ACTIVE_UNIT_THRESHOLD = 0.01
+COLLAPSED_KL = 0.1  # nats: a latent below this says next to nothing about the image
 
 
 def batches(images: Tensor, labels: Tensor, batch_size: int = 256) -> Iterator[tuple[Tensor, Tensor]]:
@@ -212,3 +213,12 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
 def kl_order(kl_per_dim: list[float] | Tensor) -> list[int]:
     """Latent dimensions from most to least informative."""
     return torch.as_tensor(kl_per_dim).argsort(descending=True).tolist()
+
+
+def latents_in_use(kl_per_dim: Sequence[float] | None, code_variance_per_dim: Sequence[float]) -> list[bool]:
+    """Per latent, whether it carries information: a KL of at least COLLAPSED_KL nats where the model
+    has a KL (a collapsed latent's posterior means can still vary a little), else a posterior-mean
+    variance above ACTIVE_UNIT_THRESHOLD (the WAE, whose codes have no KL)."""
+    if kl_per_dim is not None:
+        return [kl >= COLLAPSED_KL for kl in kl_per_dim]
+    return [variance > ACTIVE_UNIT_THRESHOLD for variance in code_variance_per_dim]
