@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             if "ninety" in args.only:
                 report["ninety_seconds"] = ninety_seconds(service)
             if "preset" in args.only:
-                report["beta_preset_active_latents"] = beta_preset(service)
+                report["beta_preset_latents_in_use"] = beta_preset(service)
         finally:
             service.shutdown()
         if "serving" in args.only:
