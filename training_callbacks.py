@@ -100,7 +100,11 @@ def runs_figure(runs: list[LiveRun]) -> go.Figure:
     shown = [run for run in runs if run.has_model][-4:]
     titles = [run.title for run in shown] + [""] * len(shown)
     figure = make_subplots(
-        rows=2, cols=max(len(shown), 1), subplot_titles=titles or ["no evaluated run yet"], row_heights=[0.35, 0.65]
+        rows=2,
+        cols=max(len(shown), 1),
+        subplot_titles=titles or ["no evaluated run yet"],
+        row_heights=[0.35, 0.65],
+        vertical_spacing=0.08,
     )
     for column, run in enumerate(shown, start=1):
         metrics = run.metrics()
