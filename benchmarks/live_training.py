@@ -83,30 +83,35 @@ def beta_preset(service: TrainingService) -> dict[str, Any]:
 
 
 def serving_while_training(root: Path) -> dict[str, Any]:
-    """Decode latency and load errors on an app whose Train tab is training a long run."""
+    """`serving_figures` of a freshly launched app."""
+    with AppServer("--runs", str(root / "served-runs"), workdir=root / "app") as server:
+        return serving_figures(server.url, root)
+
+
+def serving_figures(url: str, root: Path, decodes: int = DECODES, load_seconds: float = LOAD_SECONDS) -> dict[str, Any]:
+    """Decode latency and load errors on the app at `url` while its Train tab trains a long run."""
     from gradio_client import Client
 
-    with AppServer("--runs", str(root / "served-runs"), workdir=root / "app") as server:
-        trainer = Client(server.url, verbose=False)
-        form = {"dataset": "digits", "uploads": [], "latent_dim": 8, "weight": 1.0, "batch_size": 64, "lr": 1e-3}
-        trainer.predict(model_type="vanilla_vae", steps=20_000, **form, api_name="/train")
-        while "training: step" not in trainer.predict(api_name="/train_status")[0]:
-            time.sleep(0.5)
-        watching = threading.Event()
-        watcher = threading.Thread(target=watch, args=(trainer, watching), daemon=True)  # the Train tab's timer
-        watcher.start()
-        caller = HttpCaller(server.url, example_image(root, 32))
-        seconds = []
-        for _ in range(DECODES):
-            started = time.perf_counter()
-            caller("decode", "vanilla_vae-digits", [0.5] * 8, AUTO)
-            seconds.append(time.perf_counter() - started)
-        workload = Workload({"vanilla_vae-digits": 8, "cvae-digits": 8}, root)
-        load = drive(server.url, workload, USERS, LOAD_SECONDS, 100_000, str(root / "downloads"))
-        watching.set()
-        watcher.join()
-        still = trainer.predict(api_name="/train_status")[0]
-        trainer.predict(api_name="/train_stop")
+    trainer = Client(url, verbose=False)
+    form = {"dataset": "digits", "uploads": [], "latent_dim": 8, "weight": 1.0, "batch_size": 64, "lr": 1e-3}
+    trainer.predict(model_type="vanilla_vae", steps=20_000, **form, api_name="/train")
+    while "training: step" not in trainer.predict(api_name="/train_status")[0]:
+        time.sleep(0.5)
+    watching = threading.Event()
+    watcher = threading.Thread(target=watch, args=(trainer, watching), daemon=True)  # the Train tab's timer
+    watcher.start()
+    caller = HttpCaller(url, example_image(root, 32))
+    seconds = []
+    for _ in range(decodes):
+        started = time.perf_counter()
+        caller("decode", "vanilla_vae-digits", [0.5] * 8, AUTO)
+        seconds.append(time.perf_counter() - started)
+    workload = Workload({"vanilla_vae-digits": 8, "cvae-digits": 8}, root)
+    load = drive(url, workload, USERS, load_seconds, 100_000, str(root / "downloads"))
+    watching.set()
+    watcher.join()
+    still = trainer.predict(api_name="/train_status")[0]
+    trainer.predict(api_name="/train_stop")
     return {
         "decode_median_ms": round(statistics.median(seconds) * 1000, 1),
         "decode_p95_ms": round(Timing.of(seconds).p95 * 1000, 1),

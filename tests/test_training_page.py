@@ -21,6 +21,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
+from benchmarks.live_training import serving_figures
 from benchmarks.server import AppServer
 from train.checkpointing import STATE_NAME
 
@@ -260,3 +261,11 @@ def test_a_preset_queues_its_runs_one_after_another_and_stop_ends_them_all(serve
     assert stopped.count("taken off the queue") == 2 and "stopping" in stopped
     with pytest.raises(AppError, match=r"not in the list of choices|pick a preset"):
         client.predict("no such preset", api_name="/train_preset")
+
+
+def test_the_other_tabs_stay_fast_and_error_free_while_a_run_trains(served, tmp_path):
+    """A short `python -m benchmarks.live_training --only serving` against this app."""
+    figures = serving_figures(served[0].url, tmp_path, decodes=15, load_seconds=8.0)
+    assert figures["still_training"], "the run must be training throughout"
+    assert figures["decode_median_ms"] < 100, figures
+    assert figures["load_requests"] > 0 and figures["load_errors"] == 0, figures["error_kinds"]
