@@ -46,7 +46,7 @@ from vae_models.images import MAX_FILE_BYTES
 
 IMAGE_TYPES = [".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"]
 HUB_ENV = "VAE_EXPLORER_HUB_MODELS"
-LIVE_SECONDS = 2.0  # how often the Train tab asks for news of a run
+LIVE_SECONDS = 1.5  # how often the Train tab asks for news of a run: updates stay under 3 s apart with jitter
 CACHE_SECONDS = (600, 3600)  # every output is a new file (callbacks.display): every 10 min, drop those over 1 h old
 
 # --- the page ---------------------------------------------------------------------------------
