@@ -26,6 +26,7 @@ from typing import Any
 
 import gradio as gr
 
+import page_text
 from callbacks import (
     AUTO_CLASS,
     MAP_METHODS,
@@ -64,6 +65,21 @@ CSS = """
 UI_ONLY = {"api_visibility": "undocumented"}
 # The page's own script: a click on the latent map decodes that point, and the URL follows the page.
 PAGE_JS = (Path(__file__).with_name("page.js")).read_text()
+CANVAS_JS = (Path(__file__).with_name("canvas.js")).read_text()
+CANVAS_SIDE = 256  # the drawing's pixels a side (shown larger or smaller as the page is wide)
+CANVAS_CSS = """
+.sketch-tools { display: flex; gap: 12px; align-items: center; margin-bottom: 8px; }
+.sketch-tools button { padding: 4px 12px; border: 1px solid var(--border-color-primary); border-radius: 6px; }
+.sketch-canvas { width: min(100%, 320px); aspect-ratio: 1; border: 1px solid var(--border-color-primary);
+  touch-action: none; cursor: crosshair; display: block; }
+.sketch-hint { font-size: 13px; color: var(--body-text-color-subdued); }
+.sketch { display: flex; flex-wrap: wrap; gap: 24px; align-items: flex-start; }
+.sketch-preview { max-width: 360px; padding-top: 40px; }
+.canvas-preview { display: flex; gap: 12px; }
+.sketch-preview figure { margin: 0; text-align: center; font-size: 13px; }
+.sketch-preview img { width: 160px; height: 160px; image-rendering: pixelated; background: #000; }
+"""
+
 # Before "Decode this point" runs: a click on the map (page.js keeps it) replaces the x and y fields.
 TAKE_MAP_CLICK = (
     "(...args) => { const p = window.vaeTakeMapClick(); if (p) { args[2] = p[0]; args[3] = p[1]; } return args; }"
@@ -131,7 +147,9 @@ def build_app(explorer: Explorer, service: TrainingService) -> gr.Blocks:
         gr.Markdown("\n".join(f"⚠️ {w}" for w in catalog.warnings), visible=bool(catalog.warnings))
         with gr.Row():
             model = gr.Dropdown(choices, value=default_model(catalog), label="Model", scale=3)
-            class_choice = _free_dropdown("Class (conditional VAE)", [AUTO_CLASS], scale=1, visible=False)
+            class_choice = _free_dropdown(
+                "Class (conditional VAE)", [AUTO_CLASS], scale=1, visible=False, elem_id="class-choice"
+            )
         link_note = gr.Markdown(elem_classes="status", elem_id="link-note")
         page = Page(explorer, demo, model, class_choice)
         with gr.Tabs() as page.tabs:
@@ -254,7 +272,9 @@ def _reconstruct_tab(page: Page) -> tuple[gr.File, list[gr.Gallery], tuple[gr.Bu
                 converted = _image("Input as the model sees it")
                 notes = gr.Markdown(elem_classes="status")
                 as_is = gr.Checkbox(
-                    False, label="Read as is: no ink separation, cropping or thickening (see out-of-domain behaviour)"
+                    False,
+                    elem_id="as-is",
+                    label="Read as is: no ink separation, cropping or thickening (see out-of-domain behaviour)",
                 )
             recon = _image("Reconstruction")
         with gr.Row():
@@ -263,16 +283,7 @@ def _reconstruct_tab(page: Page) -> tuple[gr.File, list[gr.Gallery], tuple[gr.Bu
             to_traverse = gr.Button("Traverse from this image")
             to_interpolate = gr.Button("Interpolate from this image")
         with gr.Accordion("Or draw: the reconstruction follows your strokes", open=False):
-            canvas = gr.Sketchpad(
-                label="Canvas: pick the brush on the left, then draw (read like a photo of dark ink on paper)",
-                type="pil",
-                canvas_size=(256, 256),
-                brush=gr.Brush(colors=["#000000"], color_mode="fixed", default_size=12),
-                layers=False,
-                format="png",
-                height=340,
-                elem_id="canvas",
-            )
+            canvas = _canvas(explorer)
         status = page.status()
         gallery = _examples("Examples: click one to reconstruct it")
         with gr.Column(visible=False) as compare_box:  # shown by Compare models, hidden by a switch
@@ -280,12 +291,13 @@ def _reconstruct_tab(page: Page) -> tuple[gr.File, list[gr.Gallery], tuple[gr.Bu
             compare_note = gr.Markdown(elem_classes="status")
         shown = gr.State(None)  # the dataset whose example or upload the tab shows (inside the tab: a
         # State directly under gr.Tabs counts as a tab and shifts every later tab's index on the page)
+        comparing = gr.State(False)  # whether Compare's gallery is open, and so follows the canvas
     inputs = [model, upload, page.class_choice, as_is]
     run = gr.on(
         [reconstruct.click, upload.upload, as_is.input], explorer.reconstruct, inputs, [converted, recon, notes]
     )
     page.report(run, status)
-    drawn = canvas.change(
+    drawn = canvas.input(
         explorer.reconstruct_drawing,
         [model, canvas, page.class_choice, as_is],
         [converted, recon, notes],
@@ -294,20 +306,53 @@ def _reconstruct_tab(page: Page) -> tuple[gr.File, list[gr.Gallery], tuple[gr.Bu
         **UI_ONLY,  # a script sends a file to /reconstruct
     )
     page.report(drawn, status)
-    page.drawn = canvas.change(explorer.drawing_file, [canvas], [upload], **UI_ONLY)  # the drawing stands as the upload
+    # Then the drawing stands as the upload, after its reconstruction is on its way to the page.
+    page.drawn = drawn.then(explorer.drawing_file, [canvas], [upload], **UI_ONLY)
+    page.drawn.then(explorer.compare_if_open, [model, upload, as_is, comparing], [compared, compare_note], **UI_ONLY)
     picked = gallery.select(explorer.reconstruct_example, [model, page.class_choice], [upload, converted, recon, notes])
     page.report(picked, status)
     compared_event = compare.click(
         explorer.compare, [model, upload, as_is], [compared, compare_note], api_name="compare"
     )
     page.report(compared_event, status)
-    compare.click(lambda: gr.Column(visible=True), None, [compare_box], queue=False, **UI_ONLY)
+    compare.click(lambda: (gr.Column(visible=True), True), None, [compare_box, comparing], queue=False, **UI_ONLY)
     page.on_model(
         explorer.refresh_reconstruct,
         [model, upload, shown],
-        [upload, converted, recon, notes, compared, compare_note, compare_box, shown],
+        [upload, converted, recon, notes, compared, compare_note, compare_box, comparing, shown],
     )
     return upload, [gallery], (to_traverse, to_interpolate)
+
+
+def _canvas(explorer: Explorer) -> gr.HTML:
+    """A canvas to draw on with a mouse, pen or finger, with a brush size, Undo and Clear, and beside
+    it the model's view and reconstruction of the drawing (canvas.js). Its value is the strokes."""
+
+    def preview_drawing(asked: Any) -> dict[str, str]:  # a plain function: gradio marks it as callable from the page
+        return explorer.preview_drawing(asked)
+
+    return gr.HTML(
+        value={"side": CANVAS_SIDE, "strokes": []},
+        html_template=f"""
+        <div class="sketch">
+          <div>
+            <div class="sketch-tools">
+              <label>Brush size <input class="sketch-size" type="range" min="4" max="40" value="14"></label>
+              <button type="button" class="sketch-undo">Undo</button>
+              <button type="button" class="sketch-clear">Clear</button>
+            </div>
+            <canvas class="sketch-canvas" width="{CANVAS_SIDE}" height="{CANVAS_SIDE}"
+              aria-label="Drawing canvas"></canvas>
+            <p class="sketch-hint">Draw a digit or a shape in dark ink; it is read like a photo of ink on paper.</p>
+          </div>
+          <div class="sketch-preview" aria-live="polite">{page_text.EMPTY_CANVAS}</div>
+        </div>
+        """,
+        css_template=CANVAS_CSS,
+        js_on_load=CANVAS_JS,
+        server_functions=[preview_drawing],
+        elem_id="canvas",
+    )
 
 
 def _sample_tab(page: Page) -> None:

@@ -12,6 +12,7 @@ to an upload are returned as notes, which the page lists under the model's view 
 
 from __future__ import annotations
 
+import base64
 import collections
 import contextlib
 import functools
@@ -28,7 +29,7 @@ import gradio as gr
 import numpy as np
 import torch
 from gradio.context import LocalContext
-from PIL import Image
+from PIL import Image, ImageDraw
 
 import page_text
 from examples import Example
@@ -206,15 +207,56 @@ def into_model(
     return read_into_domain(image, info.dataset, model.in_channels, model.img_size, as_is=as_is)
 
 
-def drawing_on_paper(drawing: dict | None) -> Image.Image:
-    """A Sketchpad value (its layers flattened into `composite`, transparent where nothing is drawn)
-    -> the drawing on white paper, as it would be photographed."""
-    composite = (drawing or {}).get("composite")
-    if composite is None:
-        raise ImageInputError("nothing drawn yet: draw on the canvas")
-    picture = composite.convert("RGBA")
-    paper = Image.new("RGBA", picture.size, "white")
-    return Image.alpha_composite(paper, picture).convert("L")
+MAX_DRAWN_POINTS = 20_000  # a minute of fast drawing sends a few thousand; more is not a drawing
+
+
+def drawing_on_paper(drawing: Any) -> Image.Image | None:
+    """The canvas's value ({"side": pixels, "strokes": [{"width": pixels, "points": [[x, y], ...]}]},
+    canvas.js) drawn in black on white paper, with round ends and joins as the page drew it; None
+    when nothing is drawn. A value that is not such a drawing is refused, naming what is wrong."""
+    if not drawing or not drawing.get("strokes"):
+        return None
+    try:
+        side = int(drawing["side"])
+        strokes = [(float(s["width"]), [(float(x), float(y)) for x, y in s["points"]]) for s in drawing["strokes"]]
+    except (KeyError, TypeError, ValueError) as err:
+        raise ImageInputError(f"the drawing is not a list of strokes with a width and [x, y] points: {err}") from err
+    if not 8 <= side <= 2048 or sum(len(points) for _, points in strokes) > MAX_DRAWN_POINTS:
+        raise ImageInputError(f"the drawing is too big: at most a 2048-pixel side and {MAX_DRAWN_POINTS:,} points")
+    paper = Image.new("L", (side, side), 255)
+    pen = ImageDraw.Draw(paper)
+    for width, points in strokes:
+        if not points or not np.isfinite([width, *np.ravel(points)]).all():
+            raise ImageInputError("the drawing has a stroke without points, or a point or width that is not a number")
+        radius = max(0.5, min(width, side) / 2)
+        pen.line(points, fill=0, width=round(2 * radius), joint="curve")
+        for x, y in (points[0], points[-1]):
+            pen.ellipse((x - radius, y - radius, x + radius, y + radius), fill=0)
+    return paper
+
+
+def reconstructed(
+    model: BaseVAE, info: ModelInfo, x: torch.Tensor, class_choice: str = AUTO_CLASS
+) -> tuple[torch.Tensor, list[str]]:
+    """The reconstruction of `x` and, for a conditional model on "auto", the class it read in words
+    ("read as a 7, p = 0.93"), by its own likelihood."""
+    labels = class_labels(model, info, class_choice, fallback=None)
+    if not model.is_conditional or labels is not None:
+        return explore.reconstruct(model, x, labels), []
+    label, probability = explore.read_class(model, x)
+    return explore.reconstruct(model, x, label), [page_text.class_reading(info.class_names, label, probability)]
+
+
+def drawing_preview(view: torch.Tensor, reconstruction: torch.Tensor, reading: list[str]) -> str:
+    """The model's view of a drawing and its reconstruction, beside the canvas, as inline PNGs: they
+    arrive with the answer, with no file to fetch, so they follow the pen closely."""
+
+    def inline(image: torch.Tensor) -> str:
+        buffer = io.BytesIO()
+        to_pil(image).save(buffer, "PNG")
+        return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+    return page_text.canvas_preview(inline(view), inline(reconstruction), " ".join(reading))
 
 
 def encode_upload(
@@ -490,17 +532,40 @@ class ImageTabs(TabCallbacks):
         """The canvas, read like an upload (a drawing is dark ink on white paper): as `reconstruct`."""
         model, info = self.resolve(name)
         paper = drawing_on_paper(drawing)
-        if paper.getextrema()[0] == 255:  # cleared, or not drawn on yet: nothing to say but that
+        if paper is None:  # cleared, or not drawn on yet: nothing to say but that
             return None, None, "_The canvas is empty: draw on it._"
-        x, notes = into_model(model, info, paper, as_is)
-        return self._reconstruction(model, info, x, notes, class_choice)
+        return self._reconstruction(model, info, *into_model(model, info, paper, as_is), class_choice)
+
+    def preview_drawing(self, asked: Any) -> dict[str, str]:
+        """The canvas's own call when a stroke ends (canvas.js, through gr.HTML's server functions:
+        one small request outside the queue, so it keeps up with the pen), with {"model", "drawing",
+        "class_choice", "as_is"}: {"html": the model's view of the drawing and its reconstruction,
+        inline, for beside the canvas}, or the reason it cannot be read. The queued event that
+        follows the stroke updates the tab's panels, the upload and the map."""
+        try:
+            settings = (asked["model"], asked["drawing"], asked.get("class_choice") or AUTO_CLASS, asked.get("as_is"))
+        except (KeyError, TypeError):
+            return {"html": page_text.canvas_problem("the canvas asked without a model and a drawing")}
+        try:
+            return {"html": self._drawing_preview(*settings)}
+        except gr.Error as err:
+            return {"html": page_text.canvas_problem(err.message)}
+
+    @user_errors
+    def _drawing_preview(self, name: str, drawing: Any, class_choice: str, as_is: bool) -> str:
+        model, info = self.resolve(name)
+        paper = drawing_on_paper(drawing)
+        if paper is None:
+            return page_text.EMPTY_CANVAS
+        x, _ = into_model(model, info, paper, bool(as_is))
+        return drawing_preview(x, *reconstructed(model, info, x, class_choice))
 
     def drawing_file(self, drawing: dict | None) -> str | None:
         """The drawing as a PNG on white paper, to stand as the upload: the other tabs (the map's star,
         Traverse, Interpolate, Compare) then use it like a photo. None for an empty canvas."""
         with contextlib.suppress(ImageInputError):
             paper = drawing_on_paper(drawing)
-            if paper.getextrema()[0] < 255:
+            if paper is not None:
                 buffer = io.BytesIO()
                 paper.save(buffer, "PNG")
                 return output_file(buffer.getvalue(), ".png")
@@ -509,11 +574,8 @@ class ImageTabs(TabCallbacks):
     def _reconstruction(
         self, model: BaseVAE, info: ModelInfo, x: torch.Tensor, notes: list[str], class_choice: str
     ) -> tuple[Any, ...]:
-        labels = class_labels(model, info, class_choice, fallback=None)
-        if model.is_conditional and labels is None:  # "auto": the class it reads, said with its probability
-            labels, probability = explore.read_class(model, x)
-            notes.append(page_text.class_reading(info.class_names, labels, probability))
-        return display(x), display(explore.reconstruct(model, x, labels)), notes_text(notes)
+        recon, reading = reconstructed(model, info, x, class_choice)
+        return display(x), display(recon), notes_text([*notes, *reading])
 
     @user_errors
     def compare(self, name: str, path: str | None, as_is: bool = False) -> tuple[list[tuple[Image.Image, str]], str]:
@@ -525,6 +587,17 @@ class ImageTabs(TabCallbacks):
             recon = explore.reconstruct(model, x, class_labels(model, info, AUTO_CLASS, image=x))
             results.append((display(recon), other))
         return results, notes_text(notes)
+
+    def compare_if_open(self, name: str, path: str | None, as_is: bool, comparing: bool) -> tuple:
+        """After a stroke on the canvas: Compare's gallery again, for the new drawing, while it is open.
+        A drawing that cannot be read leaves the last comparison up, and the note says why (the
+        reconstruction's own note and toast say it too)."""
+        if not comparing or path is None:
+            return gr.skip(), gr.skip()
+        try:
+            return self.compare(name, path, as_is)
+        except gr.Error as err:
+            return gr.skip(), f"_Not compared: {err.message}_"
 
     def example_gallery(self, name: str) -> list[tuple[str, str]]:
         """The thumbnails of the model's dataset, each captioned with its class."""
@@ -545,12 +618,13 @@ class ImageTabs(TabCallbacks):
     @user_errors
     def refresh_reconstruct(self, name: str, path: str | None, shown: str | None) -> tuple:
         """After a model switch: the upload reconstructed by the new model, or, when the data changed
-        (or nothing was uploaded yet), the new data's first example; Compare's gallery is cleared and hidden."""
+        (or nothing was uploaded yet), the new data's first example; Compare's gallery is cleared and
+        hidden, and stops following the canvas."""
         dataset = self.catalog.info(name).dataset
         if not path or shown != dataset:
             path = self.example_path(name, 0) if self.examples.get(dataset) else None
         images = self.reconstruct(name, path, AUTO_CLASS) if path else (None, None, "")
-        return (path, *images, None, "", gr.Column(visible=False), dataset)
+        return (path, *images, None, "", gr.Column(visible=False), False, dataset)
 
     # --- Sample and Conditional ------------------------------------------------------------
 

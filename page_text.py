@@ -1,11 +1,13 @@
 """What the page says, as Markdown: the model card's metrics with their meaning, the scoreboard's
-notes, a latent code in one line, and the notes a tab shows when the model changes.
+notes, a latent code in one line, the notes a tab shows when the model changes, and (in HTML) what
+shows beside the drawing canvas.
 
 Pure functions of `ModelInfo` and plain values; nothing here touches a model or gradio.
 """
 
 from __future__ import annotations
 
+import html
 import json
 from typing import Any
 
@@ -187,3 +189,21 @@ def class_reading(class_names: list[str], label: int, probability: float) -> str
     name = class_names[label]
     article = "an" if name[:1].lower() in "aeiou8" or name in ("11", "18") else "a"
     return f"read as {article} {name}, p = {probability:.2f} (the model's own likelihood of each class)"
+
+
+EMPTY_CANVAS = "<p>Draw on the canvas: how the model sees it and its reconstruction appear here.</p>"
+
+
+def canvas_problem(message: str) -> str:
+    """Beside the canvas, why the drawing could not be read."""
+    return f"<p class='canvas-problem'>⚠️ {html.escape(message)}</p>"
+
+
+def canvas_preview(view_url: str, reconstruction_url: str, reading: str) -> str:
+    """Beside the canvas: the model's view of the drawing and its reconstruction (image URLs), and
+    for the conditional VAE the class it read."""
+    figures = "".join(
+        f"<figure><img src='{url}' alt='{caption}'><figcaption>{caption}</figcaption></figure>"
+        for url, caption in ((view_url, "as the model sees it"), (reconstruction_url, "reconstruction"))
+    )
+    return f"<div class='canvas-preview'>{figures}</div>" + (f"<p>{html.escape(reading)}</p>" if reading else "")

@@ -2,8 +2,10 @@
 
 Runs every benchmark and prints one markdown table per section: training throughput
 (fp32 eager vs the fast path, side by side), app actions in-process and end to end,
-recomputed projections, cold start and memory, and the dSprites generator. Every time
-is a median and p95 over repeated runs after warm-up. --quick is the CI smoke run.
+recomputed projections, cold start and memory, the dSprites generator, and your own image
+(photographed digits and sprites read and reconstructed, and digits drawn on the page's canvas in
+headless Chromium). Every time is a median and p95 over repeated runs after warm-up. --quick is
+the CI smoke run; it leaves out "own-image", which trains its judge and drives a browser for minutes.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ import torch
 
 from train.step import cpu_flags, flush_denormals
 
-from . import data_loading, interaction, startup, training
+from . import canvas, data_loading, interaction, photo_digits, photo_sprites, startup, training
+from .browser import chromium_path
 from .timing import Timing, milliseconds
 
-SECTIONS = ("training", "interaction", "projections", "startup", "data")
+SECTIONS = ("training", "interaction", "projections", "startup", "data", "own-image")
+QUICK_SECTIONS = SECTIONS[:-1]
 GOALS = {
     "decode one latent (a slider move)": 0.050,
     "prior sample grid of 64": 0.150,
@@ -39,7 +43,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="a reduced run (under 3 minutes) for CI")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
     parser.add_argument("--checkpoints", default="checkpoints")
-    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, help="default: every section (--quick: but own-image)")
     parser.add_argument("--compile", action="store_true", help="add torch.compile to the training fast path")
     return parser.parse_args(argv)
 
@@ -170,6 +174,20 @@ def run_data(quick: bool, report: dict) -> str:
     )
 
 
+def run_own_image(checkpoints: str, report: dict) -> str:
+    """Issue 21's bars: photographed digits and sprites read into their domains and reconstructed,
+    and digits drawn with the mouse on the canvas (skipped, and said, without Chromium)."""
+    digits = photo_digits.measure(60, 0, Path(checkpoints), None)
+    sprites = photo_sprites.measure(30, 0, Path(checkpoints), None)
+    report["own_image"] = {"photo_digits": digits, "photo_sprites": sprites}
+    parts = ["### Your own image", "", photo_digits.report(digits), "", photo_sprites.report(sprites), ""]
+    if chromium_path() is None:
+        return "\n".join([*parts, "The canvas: skipped, no Chromium binary (set CHROMIUM=/path/to/chromium)."])
+    drawn = canvas.measure(Path(checkpoints), 2, 0, None)
+    report["own_image"]["canvas"] = drawn
+    return "\n".join([*parts, canvas.report(drawn)])
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     flush_denormals(torch.device("cpu"))  # as training does
@@ -180,9 +198,10 @@ def main(argv: list[str] | None = None) -> int:
         "projections": lambda: run_projections(args.quick, report),
         "startup": lambda: run_startup(args.checkpoints, args.quick, report),
         "data": lambda: run_data(args.quick, report),
+        "own-image": lambda: run_own_image(args.checkpoints, report),
     }
     print(f"Machine: {json.dumps(report['machine'])}\n")
-    for section in args.only:
+    for section in args.only or (QUICK_SECTIONS if args.quick else SECTIONS):
         print(runners[section](), end="\n\n", flush=True)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")

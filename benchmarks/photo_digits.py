@@ -81,24 +81,40 @@ class Photo:
     kind: str  # "pen" or the font's file name
 
 
-def handwritten(digit: int, height: int, rng: np.random.Generator) -> Image.Image:
-    """A mask (L, 255 = ink) of one hand-drawn digit `height` pixels tall: the template jittered,
-    slanted and squeezed, drawn with a pen 1.5-12% of the height wide and round ends."""
+@dataclass(frozen=True)
+class Hand:
+    """One hand-drawn digit: its strokes in a box `width` × 1 high (x right, y down), and the pen's
+    width as a share of the height."""
+
+    strokes: list[np.ndarray]  # each [points, 2]
+    width: float
+    pen: float
+
+
+def hand(digit: int, rng: np.random.Generator) -> Hand:
+    """The digit's template jittered, slanted and squeezed, with a pen 1.5-12% of the height wide."""
     aspect, slant = rng.uniform(0.55, 0.85), rng.uniform(-0.25, 0.15)
-    pen = max(1, round(height * rng.uniform(0.015, 0.12)))
-    margin = pen + 2
-    width = round(height * (aspect + abs(slant))) + 2 * margin
-    mask = Image.new("L", (width, height + 2 * margin))
-    draw = ImageDraw.Draw(mask)
+    pen = rng.uniform(0.015, 0.12)
     wobble = rng.normal(0, 0.02, 4)  # a per-digit bend, on top of each point's tremor
+    strokes = []
     for stroke in TEMPLATES[digit]:
         points = np.asarray(stroke) + rng.normal(0, 0.012, (len(stroke), 2))
         x, y = points[:, 0], points[:, 1]
         x = x + wobble[0] * np.sin(math.pi * y) + wobble[1] * y
         y = y + wobble[2] * np.sin(math.pi * x) + wobble[3] * x
-        xs = margin + height * (aspect * x + slant * (0.5 - y) + max(0.0, -slant) / 2 + max(0.0, slant) / 2)
-        ys = margin + height * y
-        line = list(zip(xs.tolist(), ys.tolist(), strict=True))
+        strokes.append(np.stack([aspect * x + slant * (0.5 - y) + abs(slant) / 2, y], 1))
+    return Hand(strokes, aspect + abs(slant), pen)
+
+
+def handwritten(digit: int, height: int, rng: np.random.Generator) -> Image.Image:
+    """A mask (L, 255 = ink) of one hand-drawn digit `height` pixels tall, drawn with round ends."""
+    drawn = hand(digit, rng)
+    pen = max(1, round(height * drawn.pen))
+    margin = pen + 2
+    mask = Image.new("L", (round(height * drawn.width) + 2 * margin, height + 2 * margin))
+    draw = ImageDraw.Draw(mask)
+    for stroke in drawn.strokes:
+        line = [(margin + height * x, margin + height * y) for x, y in stroke.tolist()]
         draw.line(line, fill=255, width=pen, joint="curve")
         for cx, cy in (line[0], line[-1]):
             draw.ellipse((cx - pen / 2, cy - pen / 2, cx + pen / 2, cy + pen / 2), fill=255)
@@ -129,15 +145,21 @@ def printed(digit: int, height: int, font_name: str) -> Image.Image:
 
 
 def photograph(ink: Image.Image, size: tuple[int, int], rng: np.random.Generator) -> bytes:
-    """The ink mask turned ±10°, scaled to 35-80% of the photo's height, put anywhere on uneven
-    off-white paper with noise and a little blur, as a JPEG."""
+    """The ink mask turned ±10°, scaled to 35-80% of the photo's height, put anywhere on_paper."""
     width, height = size
     ink = ink.rotate(rng.uniform(-10, 10), resample=Image.Resampling.BICUBIC, expand=True)
     scale = rng.uniform(0.35, 0.8) * height / ink.height
     ink = ink.resize((max(1, round(ink.width * scale)), max(1, round(ink.height * scale))), Image.Resampling.LANCZOS)
     placed = Image.new("L", size)
     placed.paste(ink, (int(rng.integers(0, width - ink.width + 1)), int(rng.integers(0, height - ink.height + 1))))
-    alpha = np.asarray(placed, dtype=np.float32)[..., None] / 255 * rng.uniform(0.8, 1.0)
+    return on_paper(placed, rng)
+
+
+def on_paper(ink: Image.Image, rng: np.random.Generator) -> bytes:
+    """An ink mask (L, 255 = ink) as ink on uneven off-white paper, photographed: a light gradient
+    and a vignette, noise and a little blur, as a JPEG of the mask's size."""
+    width, height = ink.size
+    alpha = np.asarray(ink, dtype=np.float32)[..., None] / 255 * rng.uniform(0.8, 1.0)
     paper = rng.uniform(215, 248) - np.array([0.0, 3.0, 12.0]) * rng.uniform(0, 1)  # white to cream
     ink_colour = rng.choice([[25, 25, 30], [30, 40, 110], [80, 80, 85]])
     rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
@@ -148,7 +170,7 @@ def photograph(ink: Image.Image, size: tuple[int, int], rng: np.random.Generator
     pixels = (paper * (1 - alpha) + ink_colour * alpha) * light[..., None]
     pixels += rng.normal(0, rng.uniform(2, 6), pixels.shape)
     picture = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
-    picture = picture.filter(ImageFilter.GaussianBlur(rng.uniform(0.4, 1.2) * max(size) / 800))
+    picture = picture.filter(ImageFilter.GaussianBlur(rng.uniform(0.4, 1.2) * max(ink.size) / 800))
     buffer = io.BytesIO()
     picture.save(buffer, "JPEG", quality=int(rng.integers(80, 93)))
     return buffer.getvalue()

@@ -1,6 +1,7 @@
 """The app's callbacks (callbacks.Explorer), called directly on the shipped checkpoints, and the
 app's start-up (app.py: the examples, the page's endpoints, the command line)."""
 
+import io
 import math
 import warnings
 
@@ -400,3 +401,69 @@ def test_a_click_on_a_recomputed_map_decodes_on_its_own_points(explorer):
     assert np.allclose(code, fresh.codes[5])  # a click on a point of the map shown is that point's code
     _, cached, *_ = explorer.decode_point(VANILLA, "t-SNE", x, y)
     assert not np.allclose(cached, code)
+
+
+# --- the canvas: its strokes drawn on paper, read like a photo -------------------------------------
+
+SEVEN = {"side": 256, "strokes": [{"width": 14, "points": [[70, 60], [180, 60], [110, 200]]}]}
+
+
+def test_a_drawing_is_drawn_on_white_paper_where_its_strokes_are():
+    paper = callbacks.drawing_on_paper(SEVEN)
+    pixels = np.asarray(paper)
+    assert paper.size == (256, 256) and paper.mode == "L"
+    assert pixels[60, 125] == 0 and pixels[60, 66] == 0  # on the bar, and in its round end beyond the first point
+    assert pixels[60, 125 - 7 : 125 + 8].min() == 0 and pixels[45, 125] == 255  # 14 px wide, no wider
+    assert pixels[200:, :60].min() == 255  # paper away from the strokes
+    assert callbacks.drawing_on_paper({"side": 256, "strokes": []}) is None
+    assert callbacks.drawing_on_paper(None) is None
+
+
+@pytest.mark.parametrize(
+    ("drawing", "problem"),
+    [
+        ({"side": 256, "strokes": [{"width": 14}]}, "not a list of strokes"),
+        ({"side": 256, "strokes": [{"width": 14, "points": [[1, "x"]]}]}, "not a list of strokes"),
+        ({"side": 256, "strokes": [{"width": 14, "points": []}]}, "without points"),
+        ({"side": 256, "strokes": [{"width": float("nan"), "points": [[1, 2]]}]}, "not a number"),
+        ({"side": 99_999, "strokes": [{"width": 1, "points": [[1, 2]]}]}, "too big"),
+        ({"side": 256, "strokes": [{"width": 1, "points": [[1, 2]] * 20_001}]}, "too big"),
+    ],
+)
+def test_a_drawing_that_is_not_strokes_is_refused_by_name(explorer, drawing, problem):
+    assert problem in user_error(explorer.reconstruct_drawing, VANILLA, drawing)
+    assert explorer.drawing_file(drawing) is None
+
+
+def test_a_drawing_is_reconstructed_and_stands_as_the_upload(explorer):
+    view, recon, notes = explorer.reconstruct_drawing(VANILLA, SEVEN)
+    assert isinstance(view, Image.Image) and isinstance(recon, Image.Image)
+    assert "counted in 4×4 blocks" in notes
+    assert explorer.reconstruct_drawing(VANILLA, {"side": 256, "strokes": []}) == (
+        None,
+        None,
+        "_The canvas is empty: draw on it._",
+    )
+    speck = {"side": 256, "strokes": [{"width": 4, "points": [[128, 128]]}]}
+    assert "speck" in user_error(explorer.reconstruct_drawing, VANILLA, speck)
+    path = explorer.drawing_file(SEVEN)
+    assert np.array_equal(np.asarray(Image.open(path)), np.asarray(callbacks.drawing_on_paper(SEVEN)))
+
+
+def test_compare_follows_the_canvas_only_while_open(explorer):
+    path = explorer.drawing_file(SEVEN)
+    assert explorer.compare_if_open(VANILLA, path, False, False) == (gr.skip(), gr.skip())
+    assert explorer.compare_if_open(VANILLA, None, False, True) == (gr.skip(), gr.skip())
+    gallery, note = explorer.compare_if_open(VANILLA, path, False, True)
+    assert [caption for _, caption in gallery] == ["input", *explorer.catalog.same_data(VANILLA)]
+    assert "counted in 4×4 blocks" in note
+    blank = Image.new("L", (256, 256), 255)
+    blank_path = callbacks.output_file(_png(blank), ".png")
+    kept, why = explorer.compare_if_open(VANILLA, blank_path, False, True)
+    assert kept == gr.skip() and why.startswith("_Not compared: no ink found")
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()

@@ -7,11 +7,10 @@ On failure, a full-page screenshot and the tail of the server log are left in th
 
 from __future__ import annotations
 
+import base64
 import io
 import json
-import os
 import re
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from benchmarks.browser import chromium_path, draw_strokes, picture
 from benchmarks.server import AppServer
 from vae_models.disentanglement import FAST_RECIPE, HEADLINE_METRICS
 
@@ -51,13 +51,6 @@ JOIN = "/gradio_api/queue/join"
 AUTO = "auto (best fit)"
 
 expect.set_options(timeout=TIMEOUT_MS)
-
-
-def _chromium() -> str | None:
-    for candidate in (os.environ.get("CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium")):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    return None
 
 
 SCORED = "betatc_vae-dsprites"  # given a scoreboard computed with the fast recipe, for the Model card tests
@@ -98,7 +91,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def chromium():
-    executable = _chromium()
+    executable = chromium_path()
     if executable is None:
         pytest.skip("no Chromium binary (set CHROMIUM=/path/to/chromium)")
     with sync_playwright() as p:
@@ -260,10 +253,7 @@ def _shot(ui: UI, name: str) -> Path:
 
 
 def _picture(ui: UI, src: str) -> Image.Image:
-    """The image a page element shows, fetched as the browser fetched it."""
-    response = ui.page.request.get(src)
-    assert response.ok, src
-    return Image.open(io.BytesIO(response.body())).convert("L")
+    return picture(ui.page, src)
 
 
 def _gallery(ui: UI, label: str):
@@ -731,32 +721,61 @@ def test_a_shared_link_reopens_the_model_tab_and_decoded_image(ui: UI, chromium)
 
 
 def _draw(ui: UI, strokes: list[list[tuple[float, float]]]) -> None:
-    """Draw strokes with the mouse on the canvas's 256 × 256 drawing area (fractions of its side)."""
-    canvas = ui.page.locator("#canvas")
-    canvas.get_by_role("button", name="Brush", exact=True).click()
-    area = canvas.locator("canvas").first.bounding_box()
-    side = min(area["width"], area["height"]) * 0.75  # the drawing area sits in the middle, zoomed a little
-    left, top = area["x"] + (area["width"] - side) / 2, area["y"] + (area["height"] - side) / 2
-    for stroke in strokes:
-        ui.page.mouse.move(left + stroke[0][0] * side, top + stroke[0][1] * side)
-        ui.page.mouse.down()
-        for x, y in stroke[1:]:
-            ui.page.mouse.move(left + x * side, top + y * side, steps=8)
-        ui.page.mouse.up()
+    """Draw strokes with the mouse on the canvas (fractions of its side)."""
+    draw_strokes(ui.page, ui.page.locator("#canvas canvas"), strokes)
+
+
+def _preview(ui: UI):
+    """Beside the canvas: the model's view and reconstruction of the drawing, or why it cannot be read."""
+    return ui.page.locator("#canvas .sketch-preview")
+
+
+def _preview_picture(ui: UI, alt: str) -> np.ndarray:
+    src = _preview(ui).locator(f"img[alt='{alt}']").get_attribute("src")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).convert("L"))
 
 
 def test_drawing_on_the_canvas_reconstructs_the_strokes(ui: UI) -> None:
     ui.use_model("vanilla_vae-digits")
     before = ui.wait_image("Reconstruction")
     ui.page.get_by_text("Or draw: the reconstruction follows your strokes").click()
+    expect(_preview(ui)).to_contain_text("Draw on the canvas")
     _draw(ui, [[(0.3, 0.25), (0.7, 0.25), (0.45, 0.8)]])  # a 7, no button pressed
-    after = ui.wait_image("Reconstruction", other_than=before)
-    view = np.asarray(_picture(ui, ui.wait_image("Input as the model sees it")))
+    expect(_preview(ui).locator("img[alt=reconstruction]")).to_be_visible()
+    view = _preview_picture(ui, "as the model sees it")
     assert view[: view.shape[0] // 4].mean() > view[view.shape[0] // 2 :].mean()  # the 7's bar is at the top
+    after = ui.wait_image("Reconstruction", other_than=before)  # the tab's panels follow too
+    panel = np.asarray(_picture(ui, ui.wait_image("Input as the model sees it")).resize(view.shape[::-1]))
+    assert np.abs(panel.astype(int) - view).max() <= 1  # the same reading, beside the canvas and above
     expect(_notes(ui, "counted in 4×4 blocks")).to_be_visible()
     _shot(ui, "15-canvas")
-    _draw(ui, [[(0.2, 0.6), (0.8, 0.6)]])  # another stroke: a new reconstruction
+    shown = _preview(ui).inner_html()
+    _draw(ui, [[(0.2, 0.6), (0.8, 0.6)]])  # another stroke: a new reconstruction, beside and above
+    expect(_preview(ui)).not_to_have_js_property("innerHTML", shown)
     ui.wait_image("Reconstruction", other_than=after)
+    shown = _preview(ui).inner_html()
+    ui.page.locator("#canvas").get_by_role("button", name="Undo").click()  # back to the 7
+    expect(_preview(ui)).not_to_have_js_property("innerHTML", shown)
+    ui.page.locator("#canvas").get_by_role("button", name="Clear").click()
+    expect(_preview(ui)).to_contain_text("Draw on the canvas")
+    expect(_notes(ui, "The canvas is empty")).to_be_visible()
+    _draw(ui, [[(0.5, 0.5), (0.505, 0.5)]])  # a dot: said beside the canvas and in the tab's note
+    expect(_preview(ui)).to_contain_text("speck")
+    expect(_status(ui)).to_contain_text("speck")
+
+
+def test_compare_follows_the_canvas_while_open(ui: UI) -> None:
+    ui.use_model("vanilla_vae-digits")
+    ui.page.get_by_text("Or draw: the reconstruction follows your strokes").click()
+    _draw(ui, [[(0.3, 0.25), (0.7, 0.25), (0.45, 0.8)]])
+    expect(_preview(ui).locator("img[alt=reconstruction]")).to_be_visible()
+    ui.page.get_by_role("button", name="Compare models").click()
+    gallery = _gallery(ui, "Every model trained on the same data")
+    expect(gallery.first).to_be_visible()
+    first = gallery.first.locator("img").get_attribute("src")
+    _draw(ui, [[(0.2, 0.6), (0.8, 0.6)]])  # no button: the comparison is of the new drawing
+    expect(gallery.first.locator("img")).not_to_have_attribute("src", first)
+    _shot(ui, "15b-canvas-compare")
 
 
 # --- the Train tab: a run trained live in the page, and a closed tab stopping it --------------------
