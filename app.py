@@ -66,6 +66,7 @@ UI_ONLY = {"api_visibility": "undocumented"}
 # The page's own script: a click on the latent map decodes that point, and the URL follows the page.
 PAGE_JS = (Path(__file__).with_name("page.js")).read_text()
 CANVAS_JS = (Path(__file__).with_name("canvas.js")).read_text()
+REFRESH_CANVAS = "() => { if (window.vaeCanvasRefresh) window.vaeCanvasRefresh(); }"  # canvas.js: read again
 CANVAS_SIDE = 256  # the drawing's pixels a side (shown larger or smaller as the page is wide)
 CANVAS_CSS = """
 .sketch-tools { display: flex; gap: 12px; align-items: center; margin-bottom: 8px; }
@@ -170,6 +171,7 @@ def build_app(explorer: Explorer, service: TrainingService) -> gr.Blocks:
         # Last of the model updates (they run in order): the page is all of one model once it shows its name.
         ready = gr.Textbox(visible="hidden", elem_id="model-ready", label="model shown")
         page.on_model(lambda name: name, [model], [ready])
+        ready.change(None, None, None, js=REFRESH_CANVAS, queue=False)  # the drawing, read by the new model
         _shared_links(page, traverse, link_note)
         _your_image_onwards(page, upload, onwards, traverse, interpolate)
         page.cancel_actions_on_switch()
@@ -306,6 +308,7 @@ def _reconstruct_tab(page: Page) -> tuple[gr.File, list[gr.Gallery], tuple[gr.Bu
         **UI_ONLY,  # a script sends a file to /reconstruct
     )
     page.report(drawn, status)
+    gr.on([as_is.input, page.class_choice.input], None, None, js=REFRESH_CANVAS, queue=False)
     # Then the drawing stands as the upload, after its reconstruction is on its way to the page.
     page.drawn = drawn.then(explorer.drawing_file, [canvas], [upload], **UI_ONLY)
     page.drawn.then(explorer.compare_if_open, [model, upload, as_is, comparing], [compared, compare_note], **UI_ONLY)

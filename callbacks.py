@@ -208,31 +208,52 @@ def into_model(
 
 
 MAX_DRAWN_POINTS = 20_000  # a minute of fast drawing sends a few thousand; more is not a drawing
+DRAWING_SIDES = (8, 1024)  # the page's canvas is 256 pixels a side
+MAX_PEN_WIDTH = 64  # pixels; the page's brush goes to 40
 
 
 def drawing_on_paper(drawing: Any) -> Image.Image | None:
     """The canvas's value ({"side": pixels, "strokes": [{"width": pixels, "points": [[x, y], ...]}]},
     canvas.js) drawn in black on white paper, with round ends and joins as the page drew it; None
-    when nothing is drawn. A value that is not such a drawing is refused, naming what is wrong."""
-    if not drawing or not drawing.get("strokes"):
+    when nothing is drawn. A value that is not such a drawing is refused, naming what is wrong, before
+    any work its size would cost: a caller of the page's endpoints can send anything."""
+    side, strokes = _checked_drawing(drawing)
+    if not strokes:
         return None
-    try:
-        side = int(drawing["side"])
-        strokes = [(float(s["width"]), [(float(x), float(y)) for x, y in s["points"]]) for s in drawing["strokes"]]
-    except (KeyError, TypeError, ValueError) as err:
-        raise ImageInputError(f"the drawing is not a list of strokes with a width and [x, y] points: {err}") from err
-    if not 8 <= side <= 2048 or sum(len(points) for _, points in strokes) > MAX_DRAWN_POINTS:
-        raise ImageInputError(f"the drawing is too big: at most a 2048-pixel side and {MAX_DRAWN_POINTS:,} points")
     paper = Image.new("L", (side, side), 255)
     pen = ImageDraw.Draw(paper)
     for width, points in strokes:
-        if not points or not np.isfinite([width, *np.ravel(points)]).all():
-            raise ImageInputError("the drawing has a stroke without points, or a point or width that is not a number")
-        radius = max(0.5, min(width, side) / 2)
-        pen.line(points, fill=0, width=round(2 * radius), joint="curve")
+        radius = width / 2
+        pen.line(points, fill=0, width=round(width), joint="curve")
         for x, y in (points[0], points[-1]):
             pen.ellipse((x - radius, y - radius, x + radius, y + radius), fill=0)
     return paper
+
+
+def _checked_drawing(drawing: Any) -> tuple[int, list[tuple[float, list[tuple[float, float]]]]]:
+    """The side and the strokes (width, points) of a drawing, checked; no strokes for an empty one."""
+    if not drawing:
+        return 0, []
+    shape = "a drawing is {'side': pixels, 'strokes': [{'width': pixels, 'points': [[x, y], ...]}, ...]}"
+    if not isinstance(drawing, dict) or not isinstance(drawing.get("strokes", []), list):
+        raise ImageInputError(f"the drawing is not a list of strokes: {shape}")
+    raw = drawing.get("strokes", [])
+    try:
+        too_many = len(raw) + sum(len(stroke["points"]) for stroke in raw) > MAX_DRAWN_POINTS
+        side = int(drawing["side"])
+        strokes = [] if too_many else [(float(s["width"]), [(float(x), float(y)) for x, y in s["points"]]) for s in raw]
+    except (KeyError, TypeError, ValueError, OverflowError) as err:
+        raise ImageInputError(f"the drawing is not a list of strokes with a width and [x, y] points: {shape}") from err
+    if too_many:
+        raise ImageInputError("the drawing has too many strokes to read: Clear the canvas and draw again")
+    if not DRAWING_SIDES[0] <= side <= DRAWING_SIDES[1]:
+        raise ImageInputError(f"the drawing's side must be {DRAWING_SIDES[0]} to {DRAWING_SIDES[1]} pixels, not {side}")
+    for width, points in strokes:
+        if not points or not 0 < width <= MAX_PEN_WIDTH or not np.isfinite(points).all():
+            raise ImageInputError(
+                f"each stroke needs points and a width of up to {MAX_PEN_WIDTH} pixels, all of them numbers"
+            )
+    return side, strokes
 
 
 def reconstructed(
@@ -542,17 +563,16 @@ class ImageTabs(TabCallbacks):
         "class_choice", "as_is"}: {"html": the model's view of the drawing and its reconstruction,
         inline, for beside the canvas}, or the reason it cannot be read. The queued event that
         follows the stroke updates the tab's panels, the upload and the map."""
+        if not isinstance(asked, dict) or not isinstance(asked.get("model"), str):
+            return {"html": page_text.canvas_problem("the canvas asked without a model's name")}
+        choice = asked.get("class_choice") or AUTO_CLASS
         try:
-            settings = (asked["model"], asked["drawing"], asked.get("class_choice") or AUTO_CLASS, asked.get("as_is"))
-        except (KeyError, TypeError):
-            return {"html": page_text.canvas_problem("the canvas asked without a model and a drawing")}
-        try:
-            return {"html": self._drawing_preview(*settings)}
-        except gr.Error as err:
-            return {"html": page_text.canvas_problem(err.message)}
+            with torch.inference_mode():
+                return {"html": self._drawing_preview(asked["model"], asked.get("drawing"), choice, asked.get("as_is"))}
+        except USER_ERRORS as err:  # not logged for the session: this is no queued event of the page
+            return {"html": page_text.canvas_problem(err.args[0] if isinstance(err, KeyError) else str(err))}
 
-    @user_errors
-    def _drawing_preview(self, name: str, drawing: Any, class_choice: str, as_is: bool) -> str:
+    def _drawing_preview(self, name: str, drawing: Any, class_choice: str, as_is: Any) -> str:
         model, info = self.resolve(name)
         paper = drawing_on_paper(drawing)
         if paper is None:

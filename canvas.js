@@ -57,21 +57,30 @@ async function showPreview(drawing) {
   } catch (error) {
     answer = { html: "<p class='canvas-problem'>⚠️ The server did not answer; the panels above still follow.</p>" };
   }
-  if (ticket < shown) return;
+  if (ticket < shown) return false; // a newer drawing's answer is already shown
   shown = ticket;
   preview.innerHTML = answer.html;
   // Decoded and painted before the queued event's work takes the page's thread: the frame after
   // the next animation frame's callbacks has been drawn when a timeout set in them runs.
   await Promise.all([...preview.querySelectorAll("img")].map((img) => img.decode().catch(() => null)));
   await new Promise((painted) => requestAnimationFrame(() => setTimeout(painted, 0)));
+  return ticket === asked;
+}
+
+function drawing() {
+  return { side, strokes: strokes.map((stroke) => ({ width: stroke.width, points: stroke.points })) };
 }
 
 async function send() {
-  const drawing = { side, strokes: strokes.map((stroke) => ({ width: stroke.width, points: stroke.points })) };
-  await showPreview(drawing);
-  props.value = drawing;
+  const drawn = drawing();
+  // Only the latest drawing goes on to the panels: an older one, answered late, would undo a stroke.
+  if (!(await showPreview(drawn))) return;
+  props.value = drawn;
   trigger("input");
 }
+
+// After a switch of model, class or reading, the preview reads the drawing again (app.py calls it).
+window.vaeCanvasRefresh = () => strokes.length && showPreview(drawing());
 
 function finish() {
   if (!current) return;
@@ -81,17 +90,19 @@ function finish() {
 }
 
 canvas.addEventListener("pointerdown", (event) => {
+  if (!event.isPrimary || event.button !== 0 || current) return; // one finger, the main button
   canvas.setPointerCapture(event.pointerId);
   current = { width: Number(brush.value), points: [at(event)] };
   paint();
 });
 canvas.addEventListener("pointermove", (event) => {
-  if (!current) return;
+  if (!current || !event.isPrimary) return;
   current.points.push(at(event));
   paint();
 });
 canvas.addEventListener("pointerup", finish);
 canvas.addEventListener("pointercancel", finish);
+canvas.addEventListener("lostpointercapture", finish);
 element.querySelector(".sketch-undo").addEventListener("click", () => {
   if (!strokes.length) return;
   strokes.pop();
@@ -99,6 +110,7 @@ element.querySelector(".sketch-undo").addEventListener("click", () => {
   send();
 });
 element.querySelector(".sketch-clear").addEventListener("click", () => {
+  if (!strokes.length) return; // an empty canvas stays out of the way of an uploaded photo
   strokes = [];
   paint();
   send();

@@ -20,6 +20,7 @@ import contextlib
 import json
 import math
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -137,11 +138,13 @@ class CanvasPage:
         return torch.from_numpy(np.asarray(small, dtype=np.float32) / 255)[None]
 
 
-def draw_digits(page: Any, url: str, model: str, hands: int, seed: int) -> list[Drawn]:
-    """Every digit drawn `hands` times on `model`'s canvas (the same hands for every model, by seed)."""
+def draw_digits(
+    page: Any, url: str, model: str, hands: int, seed: int, digits: Sequence[int] = range(10)
+) -> list[Drawn]:
+    """Each digit drawn `hands` times on `model`'s canvas (the same hands for every model, by seed)."""
     rng = np.random.default_rng(seed)
     canvas = CanvasPage(page, url, model)
-    return [canvas.draw(digit, digit_strokes(digit, rng)) for _ in range(hands) for digit in range(10)]
+    return [canvas.draw(digit, digit_strokes(digit, rng)) for _ in range(hands) for digit in digits]
 
 
 def judged(drawn: list[Drawn], judge: Any, field: str) -> float:

@@ -10,8 +10,8 @@ orientation and position, then
   on the paper of benchmarks.photo_digits' on_paper (uneven light, noise, blur, JPEG), dark ink on
   light paper or, one photo in four, light ink on a dark board;
 - drawn: the sprite's outline traced by a hand (the pen's centre line on the boundary, with a slow
-  wobble, a tremor and an overshoot where the loop closes) with the page's canvas brush (256x256,
-  8-16 px, the default 14), black on white, as the page hands a canvas drawing to the reading.
+  wobble, a tremor and an overshoot where the loop closes) as one stroke on the page's 256x256
+  canvas with a brush of 8-16 px (the default is 14), drawn on white paper by the page's own code.
 
 Each image read (the model view) and each reconstruction (thresholded at 0.5) is judged against the
 rendered sprite: the position error is the larger of the row and column distances between the centres
@@ -33,9 +33,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image
 from scipy import ndimage
 
+from callbacks import drawing_on_paper
 from vae_models.data import read_into_domain, render_dsprites
 from vae_models.data.dsprites import DSPRITES_FACTOR_SIZES, DSPRITES_SHAPES, IMAGE_SIZE, dsprites_factor_values
 from vae_models.images import ImageInputError, label_rows, read_image, to_pil
@@ -45,7 +46,7 @@ from .photo_digits import on_paper, reconstruct
 
 WAYS = ("photographed", "drawn")
 PHOTO_SIDE = 640  # a photographed frame: each pixel of the 64x64 frame is 10x10 of the photo
-CANVAS_SIDE = 256  # the page's canvas (app.py), whose brush is 14 px by default
+CANVAS_SIDE = 256  # the page's canvas (app.py's CANVAS_SIDE), whose brush is 14 px by default
 BRUSH_SIZES = (8, 16)  # the range of brush sizes drawn with, in canvas pixels
 FRAME = IMAGE_SIZE  # the side of the dSprites frame
 SCALES = dsprites_factor_values()["scale"]
@@ -141,21 +142,15 @@ def hand_traced(edge: np.ndarray, side: int, rng: np.random.Generator) -> np.nda
     return np.concatenate([path, path[: overshoot + 1]])
 
 
-def traced(sprite: np.ndarray, rng: np.random.Generator, supersample: int = 4) -> tuple[bytes, str]:
-    """The sprite's outline drawn by hand on the page's canvas, as a PNG: black on white, not filled,
-    the pen's centre on the shape's edge. The line is drawn 4x larger and reduced, so its edges are
-    smooth like a browser canvas's strokes."""
-    side = CANVAS_SIDE * supersample
-    path = hand_traced(boundary(enlarged(sprite, side)), side, rng)
+def traced(sprite: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
+    """The sprite's outline drawn by hand on the page's canvas, as a PNG: the pen's centre on the
+    shape's edge, not filled, drawn on paper by the page's own code (callbacks.drawing_on_paper) as
+    the strokes a visitor's canvas sends."""
+    path = hand_traced(boundary(enlarged(sprite, CANVAS_SIDE * 4)) / 4, CANVAS_SIDE, rng)
     brush = int(rng.integers(BRUSH_SIZES[0], BRUSH_SIZES[1] + 1))
-    pen = brush * supersample
-    canvas = Image.new("L", (side, side), 255)
-    draw = ImageDraw.Draw(canvas)
-    draw.line([tuple(point) for point in path.tolist()], fill=0, width=pen, joint="curve")
-    for x, y in (path[0], path[-1]):  # round ends, like the canvas's brush
-        draw.ellipse((x - pen / 2, y - pen / 2, x + pen / 2, y + pen / 2), fill=0)
+    paper = drawing_on_paper({"side": CANVAS_SIDE, "strokes": [{"width": brush, "points": path.tolist()}]})
     buffer = io.BytesIO()
-    canvas.resize((CANVAS_SIDE, CANVAS_SIDE), Image.Resampling.BOX).save(buffer, "PNG")
+    paper.save(buffer, "PNG")
     return buffer.getvalue(), f"brush {brush} px"
 
 

@@ -14,6 +14,7 @@ from support import CHECKPOINTS, CVAE, NAMES, NOT_AN_IMAGE, VANILLA, noted, says
 
 import app
 import callbacks
+import page_text
 from train.live import TrainingService
 
 AUTO = app.AUTO_CLASS
@@ -413,7 +414,8 @@ def test_a_drawing_is_drawn_on_white_paper_where_its_strokes_are():
     pixels = np.asarray(paper)
     assert paper.size == (256, 256) and paper.mode == "L"
     assert pixels[60, 125] == 0 and pixels[60, 66] == 0  # on the bar, and in its round end beyond the first point
-    assert pixels[60, 125 - 7 : 125 + 8].min() == 0 and pixels[45, 125] == 255  # 14 px wide, no wider
+    across = pixels[40:80, 125]  # a column across the bar: 14 px of ink, no more
+    assert (across == 0).sum() in (14, 15) and across[:10].min() == 255 and across[-10:].min() == 255
     assert pixels[200:, :60].min() == 255  # paper away from the strokes
     assert callbacks.drawing_on_paper({"side": 256, "strokes": []}) is None
     assert callbacks.drawing_on_paper(None) is None
@@ -424,10 +426,14 @@ def test_a_drawing_is_drawn_on_white_paper_where_its_strokes_are():
     [
         ({"side": 256, "strokes": [{"width": 14}]}, "not a list of strokes"),
         ({"side": 256, "strokes": [{"width": 14, "points": [[1, "x"]]}]}, "not a list of strokes"),
-        ({"side": 256, "strokes": [{"width": 14, "points": []}]}, "without points"),
-        ({"side": 256, "strokes": [{"width": float("nan"), "points": [[1, 2]]}]}, "not a number"),
-        ({"side": 99_999, "strokes": [{"width": 1, "points": [[1, 2]]}]}, "too big"),
-        ({"side": 256, "strokes": [{"width": 1, "points": [[1, 2]] * 20_001}]}, "too big"),
+        ([[1, 2], [3, 4]], "not a list of strokes"),
+        ("a 7", "not a list of strokes"),
+        ({"side": float("inf"), "strokes": [{"width": 1, "points": [[1, 2]]}]}, "not a list of strokes"),
+        ({"side": 256, "strokes": [{"width": 14, "points": []}]}, "needs points"),
+        ({"side": 256, "strokes": [{"width": float("nan"), "points": [[1, 2]]}]}, "numbers"),
+        ({"side": 256, "strokes": [{"width": 500, "points": [[1, 2]]}]}, "up to 64 pixels"),
+        ({"side": 99_999, "strokes": [{"width": 1, "points": [[1, 2]]}]}, "side must be 8 to 1024"),
+        ({"side": 256, "strokes": [{"width": 1, "points": [[1, 2]] * 20_001}]}, "too many strokes"),
     ],
 )
 def test_a_drawing_that_is_not_strokes_is_refused_by_name(explorer, drawing, problem):
@@ -448,6 +454,21 @@ def test_a_drawing_is_reconstructed_and_stands_as_the_upload(explorer):
     assert "speck" in user_error(explorer.reconstruct_drawing, VANILLA, speck)
     path = explorer.drawing_file(SEVEN)
     assert np.array_equal(np.asarray(Image.open(path)), np.asarray(callbacks.drawing_on_paper(SEVEN)))
+
+
+def test_the_canvas_preview_shows_the_reading_or_says_why_not(explorer):
+    shown = explorer.preview_drawing({"model": CVAE, "drawing": SEVEN, "class_choice": None, "as_is": False})["html"]
+    assert shown.count("<img src='data:image/png;base64,") == 2 and "read as a" in shown
+    plain = explorer.preview_drawing({"model": VANILLA, "drawing": SEVEN})["html"]
+    assert plain.count("<img") == 2 and "read as" not in plain
+    empty = {"model": VANILLA, "drawing": {"side": 256, "strokes": []}}
+    assert explorer.preview_drawing(empty)["html"] == page_text.EMPTY_CANVAS
+    speck = {"side": 256, "strokes": [{"width": 4, "points": [[128, 128]]}]}
+    assert "speck" in explorer.preview_drawing({"model": VANILLA, "drawing": speck})["html"]
+    assert "no model named" in explorer.preview_drawing({"model": "nope", "drawing": SEVEN})["html"]
+    for asked in (None, "x", {"drawing": SEVEN}, {"model": 3, "drawing": SEVEN}):
+        assert "without a model" in explorer.preview_drawing(asked)["html"]
+    assert "&lt;b&gt;" in page_text.canvas_problem("<b>")  # messages are escaped, never markup
 
 
 def test_compare_follows_the_canvas_only_while_open(explorer):

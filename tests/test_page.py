@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from benchmarks import canvas as canvas_benchmark
 from benchmarks.browser import chromium_path, draw_strokes, picture
 from benchmarks.server import AppServer
 from vae_models.disentanglement import FAST_RECIPE, HEADLINE_METRICS
@@ -745,10 +746,15 @@ def test_drawing_on_the_canvas_reconstructs_the_strokes(ui: UI) -> None:
     view = _preview_picture(ui, "as the model sees it")
     assert view[: view.shape[0] // 4].mean() > view[view.shape[0] // 2 :].mean()  # the 7's bar is at the top
     after = ui.wait_image("Reconstruction", other_than=before)  # the tab's panels follow too
-    panel = np.asarray(_picture(ui, ui.wait_image("Input as the model sees it")).resize(view.shape[::-1]))
-    assert np.abs(panel.astype(int) - view).max() <= 1  # the same reading, beside the canvas and above
+    panel = _picture(ui, ui.wait_image("Input as the model sees it")).resize(view.shape[::-1], Image.Resampling.BOX)
+    assert np.array_equal(np.asarray(panel), view)  # the same reading, beside the canvas and above
     expect(_notes(ui, "counted in 4×4 blocks")).to_be_visible()
     _shot(ui, "15-canvas")
+    read = _preview(ui).inner_html()
+    ui.page.get_by_label("Read as is", exact=False).check()  # a new reading: the preview follows
+    expect(_preview(ui)).not_to_have_js_property("innerHTML", read)
+    ui.page.get_by_label("Read as is", exact=False).uncheck()
+    expect(_preview(ui)).to_have_js_property("innerHTML", read)  # the same drawing, read the same way
     shown = _preview(ui).inner_html()
     _draw(ui, [[(0.2, 0.6), (0.8, 0.6)]])  # another stroke: a new reconstruction, beside and above
     expect(_preview(ui)).not_to_have_js_property("innerHTML", shown)
@@ -759,6 +765,7 @@ def test_drawing_on_the_canvas_reconstructs_the_strokes(ui: UI) -> None:
     ui.page.locator("#canvas").get_by_role("button", name="Clear").click()
     expect(_preview(ui)).to_contain_text("Draw on the canvas")
     expect(_notes(ui, "The canvas is empty")).to_be_visible()
+    ui.page.locator("#canvas .sketch-size").evaluate("slider => { slider.value = 4; }")  # the finest brush
     _draw(ui, [[(0.5, 0.5), (0.505, 0.5)]])  # a dot: said beside the canvas and in the tab's note
     expect(_preview(ui)).to_contain_text("speck")
     expect(_status(ui)).to_contain_text("speck")
@@ -776,6 +783,20 @@ def test_compare_follows_the_canvas_while_open(ui: UI) -> None:
     _draw(ui, [[(0.2, 0.6), (0.8, 0.6)]])  # no button: the comparison is of the new drawing
     expect(gallery.first.locator("img")).not_to_have_attribute("src", first)
     _shot(ui, "15b-canvas-compare")
+
+
+def test_the_canvas_benchmark_reads_what_the_page_shows_and_times_each_stroke(server, chromium) -> None:
+    page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+    one, seven = canvas_benchmark.draw_digits(page, server.url, "vanilla_vae-digits", 1, 0, digits=(1, 7))
+    page.close()
+    for drawn in (one, seven):
+        assert drawn.view.shape == drawn.reconstruction.shape == (1, 32, 32)
+        assert len(drawn.latencies_ms) == len(drawn.panel_latencies_ms) == 1  # each digit is one stroke
+        assert 0 < drawn.latencies_ms[0] < drawn.panel_latencies_ms[0] < 5_000  # beside the canvas first
+        assert "counted in 4×4 blocks" in drawn.note
+    columns = one.view[0].sum(0)
+    assert (columns > columns.max() / 2).sum() < 16  # a 1 is narrow
+    assert seven.view[0, :8].mean() > seven.view[0, 24:].mean()  # a 7's bar is at its top
 
 
 # --- the Train tab: a run trained live in the page, and a closed tab stopping it --------------------

@@ -273,6 +273,16 @@ def test_a_drawn_outline_is_filled_and_a_wide_photo_keeps_the_position():
     assert abs(read.sum() / expected.sum() - 1) < 0.25
 
 
+def test_an_upright_square_traced_with_a_thick_pen_keeps_its_size():
+    """The pen's centre line is the edge: the filled outline is cut back by half the pen, also where
+    the outline runs along the ink's box (the box's edge is paper, not more ink)."""
+    centred = Image.new("L", (256, 256), 255)  # a 14-px pen centred on the edge of a square 80 px a side
+    ImageDraw.Draw(centred).rectangle((81, 81, 175, 175), outline=0, width=14)
+    frame, steps = read_into_domain(centred, "dsprites", 1, 64)
+    side = math.sqrt(frame[0, 0].sum().item())
+    assert abs(side - 80 * 64 / 256) < 1.5 and said(steps, "centre line")  # 20 frame pixels, within a pixel or so
+
+
 # --- natural images, and reading as it is -------------------------------------------------------------
 
 

@@ -14,13 +14,14 @@ import torch
 from torch import Tensor
 
 from .base import BaseVAE, LabelsLike
+from .cvae import CLASS_READING_SAMPLES
 from .latent import traversal_codes
 
 INTERPOLATION_MODES = ("linear", "spherical")
 
 
 @torch.inference_mode()
-def read_class(model: BaseVAE, x: Tensor, samples: int = 16) -> tuple[int, float]:
+def read_class(model: BaseVAE, x: Tensor, samples: int = CLASS_READING_SAMPLES) -> tuple[int, float]:
     """The class a conditional model reads one image as, by its own likelihood: the most probable
     class under p(y | x) ∝ p(x | y) (the importance-weighted bound of `class_posterior`), and its
     probability."""

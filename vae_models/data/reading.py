@@ -446,7 +446,7 @@ def _solid_shape(ink: _Ink) -> tuple[np.ndarray, list[str]]:
     ink_darkness = float(np.median(ink.darkness[ink.mask]))
     if abs(inside_darkness - ink_darkness) < abs(inside_darkness - ink.paper_darkness):
         return solid, ["the shape's middle filled in"]
-    from_edge = ndimage.distance_transform_edt(ink.mask)
+    from_edge = ndimage.distance_transform_edt(np.pad(ink.mask, 1))[1:-1, 1:-1]  # the box's edge is paper too
     ridge = ink.mask & (from_edge >= ndimage.maximum_filter(from_edge, 3))
     half_pen = float(np.median(from_edge[ridge]))
     cut = ndimage.distance_transform_edt(np.pad(solid, 1))[1:-1, 1:-1] > half_pen
