@@ -4,9 +4,10 @@ Digits drawn with the mouse on the Reconstruct tab's canvas, in headless Chromiu
 against the real app on a loopback port. For vanilla_vae-digits and for cvae-digits (its class on
 "auto (best fit)"): the share of the drawn digits whose model view and whose reconstruction, as the
 page shows them, the independent judge (benchmarks.arithmetic's digits_judge) calls the digit drawn,
-and the time from the end of a stroke (the pointer's release, in the page's clock) to the new
-reconstruction loaded on the page: the whole round trip a visitor waits for, made up of the
-editor's export of the drawing, its upload, the queued call, the answer and the image's download.
+and the time from the end of a stroke (the pointer's release, in the page's clock) to the first
+frame that shows its reconstruction beside the canvas (the canvas's own request, answered inline)
+and to the tab's Reconstruction panel loading it (the queued event, then the file's download): the
+whole round trip a visitor waits for.
 
 The hands are benchmarks.photo_digits' pen templates with the same jitter, slant and squeeze, each
 digit 50-80% of the drawing area's height, anywhere on it, drawn with the canvas's default brush.
