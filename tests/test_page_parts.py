@@ -152,10 +152,11 @@ def test_a_model_switch_refreshes_reconstruct_and_interpolate_with_the_new_datas
     explorer = callbacks.Explorer(small, write_examples(small, tmp_path))
     captions = [caption for _, caption in explorer.example_gallery("betatc_vae-dsprites")]
     assert captions[:3] == ["square · small", "square · mid", "square · large"] and len(captions) == 9
-    path, shown, recon, notes, compared, _, box, dataset = explorer.refresh_reconstruct(
+    path, shown, recon, notes, compared, _, box, comparing, dataset = explorer.refresh_reconstruct(
         "betatc_vae-dsprites", None, None
     )
     assert "dsprites-test" in path and dataset == "dsprites" and notes == "" and compared is None and not box.visible
+    assert comparing is False  # Compare, hidden, stops following the canvas
     assert shown.size == recon.size
     again = explorer.refresh_reconstruct(CVAE, path, "dsprites")  # the data changed: a digit, not the sprite
     assert "digits-test" in again[0]
