@@ -29,6 +29,7 @@ import gradio as gr
 import page_text
 from callbacks import (
     AUTO_CLASS,
+    CANVAS_SIDE,
     MAP_METHODS,
     MAX_MANIFOLD_STEPS,
     MAX_SLIDERS,
@@ -67,7 +68,6 @@ UI_ONLY = {"api_visibility": "undocumented"}
 PAGE_JS = (Path(__file__).with_name("page.js")).read_text()
 CANVAS_JS = (Path(__file__).with_name("canvas.js")).read_text()
 REFRESH_CANVAS = "() => { if (window.vaeCanvasRefresh) window.vaeCanvasRefresh(); }"  # canvas.js: read again
-CANVAS_SIDE = 256  # the drawing's pixels a side (shown larger or smaller as the page is wide)
 CANVAS_CSS = """
 .sketch-tools { display: flex; gap: 12px; align-items: center; margin-bottom: 8px; }
 .sketch-tools button { padding: 4px 12px; border: 1px solid var(--border-color-primary); border-radius: 6px; }

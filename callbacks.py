@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import gradio as gr
 import numpy as np
@@ -208,8 +208,13 @@ def into_model(
 
 
 MAX_DRAWN_POINTS = 20_000  # a minute of fast drawing sends a few thousand; more is not a drawing
-DRAWING_SIDES = (8, 1024)  # the page's canvas is 256 pixels a side
+CANVAS_SIDE = 256  # the page's drawing, in pixels a side (shown larger or smaller as the page is wide)
+DRAWING_SIDES = (8, 1024)  # the sides a drawing sent to the server may have
 MAX_PEN_WIDTH = 64  # pixels; the page's brush goes to 40
+# The canvas's previews bypass the queue; more at once than the Space's 2 cores only thrash.
+PREVIEW_SLOTS = 2
+PREVIEW_WAIT_S = 2.0
+Strokes = list[tuple[float, list[tuple[float, float]]]]  # (width, points) per stroke, in pixels
 
 
 def drawing_on_paper(drawing: Any) -> Image.Image | None:
@@ -218,8 +223,10 @@ def drawing_on_paper(drawing: Any) -> Image.Image | None:
     when nothing is drawn. A value that is not such a drawing is refused, naming what is wrong, before
     any work its size would cost: a caller of the page's endpoints can send anything."""
     side, strokes = _checked_drawing(drawing)
-    if not strokes:
-        return None
+    return _drawn(side, strokes) if strokes else None
+
+
+def _drawn(side: int, strokes: Strokes) -> Image.Image:
     paper = Image.new("L", (side, side), 255)
     pen = ImageDraw.Draw(paper)
     for width, points in strokes:
@@ -230,7 +237,7 @@ def drawing_on_paper(drawing: Any) -> Image.Image | None:
     return paper
 
 
-def _checked_drawing(drawing: Any) -> tuple[int, list[tuple[float, list[tuple[float, float]]]]]:
+def _checked_drawing(drawing: Any) -> tuple[int, Strokes]:
     """The side and the strokes (width, points) of a drawing, checked; no strokes for an empty one."""
     if not drawing:
         return 0, []
@@ -256,19 +263,60 @@ def _checked_drawing(drawing: Any) -> tuple[int, list[tuple[float, list[tuple[fl
     return side, strokes
 
 
+class Reading(NamedTuple):
+    """An image as the Reconstruct tab shows it: the model's view, how it was read, the
+    reconstruction, and for a conditional model on "auto" the class it read in words."""
+
+    view: torch.Tensor
+    notes: list[str]
+    reconstruction: torch.Tensor
+    class_read: list[str]
+
+
 def reconstructed(
-    model: BaseVAE, info: ModelInfo, x: torch.Tensor, class_choice: str = AUTO_CLASS
-) -> tuple[torch.Tensor, list[str]]:
-    """The reconstruction of `x` and, for a conditional model on "auto", the class it read in words
-    ("read as a 7, p = 0.93"), by its own likelihood."""
+    model: BaseVAE, info: ModelInfo, x: torch.Tensor, notes: list[str], class_choice: str = AUTO_CLASS
+) -> Reading:
+    """The model's view `x` reconstructed; for a conditional model on "auto" under the class it
+    reads by its own likelihood ("read as a 7, p = 0.93")."""
     labels = class_labels(model, info, class_choice, fallback=None)
     if not model.is_conditional or labels is not None:
-        return explore.reconstruct(model, x, labels), []
+        return Reading(x, notes, explore.reconstruct(model, x, labels), [])
     label, probability = explore.read_class(model, x)
-    return explore.reconstruct(model, x, label), [page_text.class_reading(info.class_names, label, probability)]
+    class_read = [page_text.class_reading(info.class_names, label, probability)]
+    return Reading(x, notes, explore.reconstruct(model, x, label), class_read)
 
 
-def drawing_preview(view: torch.Tensor, reconstruction: torch.Tensor, reading: list[str]) -> str:
+class RecentReadings:
+    """The last few drawings read, by model, drawing, class and reading. The preview beside the
+    canvas reads each stroke, and the queued event that follows it finds the reading here rather than
+    running the model again. Readings are deterministic (the class reading is seeded), so a drawing
+    reads the same either way."""
+
+    def __init__(self, kept: int = 16) -> None:
+        self.kept = kept
+        self._readings: collections.OrderedDict[tuple, Reading] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, read: Callable[[], Reading]) -> Reading:
+        with self._lock:
+            if key in self._readings:
+                self._readings.move_to_end(key)
+                return self._readings[key]
+        reading = read()
+        with self._lock:
+            self._readings[key] = reading
+            while len(self._readings) > self.kept:
+                self._readings.popitem(last=False)
+        return reading
+
+    def forget(self, name: str) -> None:
+        """Drop the readings by the model called `name` (a deleted run, whose name may be used again)."""
+        with self._lock:
+            for key in [key for key in self._readings if key[0] == name]:
+                del self._readings[key]
+
+
+def drawing_preview(reading: Reading) -> str:
     """The model's view of a drawing and its reconstruction, beside the canvas, as inline PNGs: they
     arrive with the answer, with no file to fetch, so they follow the pen closely."""
 
@@ -277,7 +325,12 @@ def drawing_preview(view: torch.Tensor, reconstruction: torch.Tensor, reading: l
         to_pil(image).save(buffer, "PNG")
         return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
-    return page_text.canvas_preview(inline(view), inline(reconstruction), " ".join(reading))
+    return page_text.canvas_preview(inline(reading.view), inline(reading.reconstruction), " ".join(reading.class_read))
+
+
+def shown(reading: Reading) -> tuple[Image.Image, Image.Image, str]:
+    """The Reconstruct tab's panels: the model's view, the reconstruction, and the line beneath."""
+    return display(reading.view), display(reading.reconstruction), notes_text([*reading.notes, *reading.class_read])
 
 
 def encode_upload(
@@ -498,11 +551,14 @@ class TabCallbacks:
         self.examples = examples or {}
         self.map_inverses: dict[tuple, MapInverse] = {}  # made on first use: a PCA fit each
         self.direction_cache: dict[str, dict[str, Direction]] = {}
+        self.drawn = RecentReadings()
+        self.preview_slots = threading.BoundedSemaphore(PREVIEW_SLOTS)
 
     def forget(self, name: str) -> None:
         """Drop a model from the catalog and from what was worked out for it (a deleted run)."""
         self.catalog.remove(name)
         self.direction_cache.pop(name, None)
+        self.drawn.forget(name)
         for key in [key for key in self.map_inverses if key[0] == name]:
             del self.map_inverses[key]
 
@@ -544,41 +600,54 @@ class ImageTabs(TabCallbacks):
         """The model's view of the upload, its reconstruction, and how it was read (with, for the
         conditional VAE on "auto", the class it read: "read as a 7, p = 0.93")."""
         model, info = self.resolve(name)
-        return self._reconstruction(model, info, *load_upload(model, info, path, as_is), class_choice)
+        return shown(reconstructed(model, info, *load_upload(model, info, path, as_is), class_choice))
 
     @user_errors
     def reconstruct_drawing(
         self, name: str, drawing: dict | None, class_choice: str = AUTO_CLASS, as_is: bool = False
     ) -> tuple[Any, ...]:
         """The canvas, read like an upload (a drawing is dark ink on white paper): as `reconstruct`."""
-        model, info = self.resolve(name)
-        paper = drawing_on_paper(drawing)
-        if paper is None:  # cleared, or not drawn on yet: nothing to say but that
+        reading = self._drawing_reading(name, drawing, class_choice, bool(as_is))
+        if reading is None:  # cleared, or not drawn on yet: nothing to say but that
             return None, None, "_The canvas is empty: draw on it._"
-        return self._reconstruction(model, info, *into_model(model, info, paper, as_is), class_choice)
+        return shown(reading)
 
     def preview_drawing(self, asked: Any) -> dict[str, str]:
         """The canvas's own call when a stroke ends (canvas.js, through gr.HTML's server functions:
         one small request outside the queue, so it keeps up with the pen), with {"model", "drawing",
         "class_choice", "as_is"}: {"html": the model's view of the drawing and its reconstruction,
         inline, for beside the canvas}, or the reason it cannot be read. The queued event that
-        follows the stroke updates the tab's panels, the upload and the map."""
+        follows the stroke updates the tab's panels, the upload and the map, from the same reading.
+
+        These calls bypass the queue, so at most PREVIEW_SLOTS read at once; a stroke that finds
+        no free slot in PREVIEW_WAIT_S is left to the queued event."""
         if not isinstance(asked, dict) or not isinstance(asked.get("model"), str):
             return {"html": page_text.canvas_problem("the canvas asked without a model's name")}
-        choice = asked.get("class_choice") or AUTO_CLASS
+        if not self.preview_slots.acquire(timeout=PREVIEW_WAIT_S):
+            return {"html": page_text.CANVAS_BUSY}
         try:
+            choice = asked.get("class_choice") or AUTO_CLASS
             with torch.inference_mode():
-                return {"html": self._drawing_preview(asked["model"], asked.get("drawing"), choice, asked.get("as_is"))}
+                reading = self._drawing_reading(asked["model"], asked.get("drawing"), choice, bool(asked.get("as_is")))
+            return {"html": page_text.EMPTY_CANVAS if reading is None else drawing_preview(reading)}
         except USER_ERRORS as err:  # not logged for the session: this is no queued event of the page
             return {"html": page_text.canvas_problem(err.args[0] if isinstance(err, KeyError) else str(err))}
+        finally:
+            self.preview_slots.release()
 
-    def _drawing_preview(self, name: str, drawing: Any, class_choice: str, as_is: Any) -> str:
+    def _drawing_reading(self, name: str, drawing: Any, class_choice: str, as_is: bool) -> Reading | None:
+        """The drawing read and reconstructed by the model, or None for an empty canvas; a stroke's
+        preview and its queued event share one reading (`RecentReadings`)."""
         model, info = self.resolve(name)
-        paper = drawing_on_paper(drawing)
-        if paper is None:
-            return page_text.EMPTY_CANVAS
-        x, _ = into_model(model, info, paper, bool(as_is))
-        return drawing_preview(x, *reconstructed(model, info, x, class_choice))
+        side, strokes = _checked_drawing(drawing)
+        if not strokes:
+            return None
+        key = (name, id(model), side, tuple((width, tuple(points)) for width, points in strokes), class_choice, as_is)
+
+        def read() -> Reading:
+            return reconstructed(model, info, *into_model(model, info, _drawn(side, strokes), as_is), class_choice)
+
+        return self.drawn.get(key, read)
 
     def drawing_file(self, drawing: dict | None) -> str | None:
         """The drawing as a PNG on white paper, to stand as the upload: the other tabs (the map's star,
@@ -590,12 +659,6 @@ class ImageTabs(TabCallbacks):
                 paper.save(buffer, "PNG")
                 return output_file(buffer.getvalue(), ".png")
         return None
-
-    def _reconstruction(
-        self, model: BaseVAE, info: ModelInfo, x: torch.Tensor, notes: list[str], class_choice: str
-    ) -> tuple[Any, ...]:
-        recon, reading = reconstructed(model, info, x, class_choice)
-        return display(x), display(recon), notes_text([*notes, *reading])
 
     @user_errors
     def compare(self, name: str, path: str | None, as_is: bool = False) -> tuple[list[tuple[Image.Image, str]], str]:

@@ -192,6 +192,7 @@ def class_reading(class_names: list[str], label: int, probability: float) -> str
 
 
 EMPTY_CANVAS = "<p>Draw on the canvas: how the model sees it and its reconstruction appear here.</p>"
+CANVAS_BUSY = "<p>The server is busy: this drawing's reconstruction will appear in the panels below.</p>"
 
 
 def canvas_problem(message: str) -> str:

@@ -36,7 +36,7 @@ import torch
 from PIL import Image
 from scipy import ndimage
 
-from callbacks import drawing_on_paper
+from callbacks import CANVAS_SIDE, drawing_on_paper
 from vae_models.data import read_into_domain, render_dsprites
 from vae_models.data.dsprites import DSPRITES_FACTOR_SIZES, DSPRITES_SHAPES, IMAGE_SIZE, dsprites_factor_values
 from vae_models.images import ImageInputError, label_rows, read_image, to_pil
@@ -46,7 +46,6 @@ from .photo_digits import on_paper, reconstruct
 
 WAYS = ("photographed", "drawn")
 PHOTO_SIDE = 640  # a photographed frame: each pixel of the 64x64 frame is 10x10 of the photo
-CANVAS_SIDE = 256  # the page's canvas (app.py's CANVAS_SIDE), whose brush is 14 px by default
 BRUSH_SIZES = (8, 16)  # the range of brush sizes drawn with, in canvas pixels
 FRAME = IMAGE_SIZE  # the side of the dSprites frame
 SCALES = dsprites_factor_values()["scale"]

@@ -471,6 +471,41 @@ def test_the_canvas_preview_shows_the_reading_or_says_why_not(explorer):
     assert "&lt;b&gt;" in page_text.canvas_problem("<b>")  # messages are escaped, never markup
 
 
+def test_a_strokes_preview_and_its_queued_event_share_one_reading(explorer, monkeypatch):
+    calls = []
+    reconstruct = callbacks.explore.reconstruct
+    monkeypatch.setattr(callbacks.explore, "reconstruct", lambda *args: calls.append(1) or reconstruct(*args))
+    drawn = {**SEVEN, "strokes": [{**SEVEN["strokes"][0], "width": 13}]}  # read by no other test
+    preview = explorer.preview_drawing({"model": CVAE, "drawing": drawn, "class_choice": None, "as_is": False})
+    notes = explorer.reconstruct_drawing(CVAE, drawn, callbacks.AUTO_CLASS, False)[2]
+    assert len(calls) == 1 and "read as a" in notes and "read as a" in preview["html"]
+    explorer.reconstruct_drawing(CVAE, drawn, "7", False)  # another class: another reading
+    explorer.reconstruct_drawing(CVAE, drawn, callbacks.AUTO_CLASS, True)  # read as is: another
+    assert len(calls) == 3
+
+
+def test_recent_readings_keep_the_newest_and_forget_a_deleted_models():
+    readings, reads = callbacks.RecentReadings(kept=2), []
+    for key in [("a", 1), ("b", 1), ("a", 1), ("c", 1), ("b", 1)]:
+        readings.get(key, lambda key=key: reads.append(key) or key)
+    assert reads == [("a", 1), ("b", 1), ("c", 1), ("b", 1)]  # "b" was the oldest when "c" came
+    readings.forget("c")
+    readings.get(("c", 1), lambda: reads.append("again"))
+    assert reads[-1] == "again"
+
+
+def test_previews_beyond_the_free_slots_leave_the_drawing_to_the_queued_event(explorer, monkeypatch):
+    monkeypatch.setattr(callbacks, "PREVIEW_WAIT_S", 0.05)
+    for _ in range(callbacks.PREVIEW_SLOTS):
+        explorer.preview_slots.acquire()
+    try:
+        assert explorer.preview_drawing({"model": VANILLA, "drawing": SEVEN})["html"] == page_text.CANVAS_BUSY
+    finally:
+        for _ in range(callbacks.PREVIEW_SLOTS):
+            explorer.preview_slots.release()
+    assert "<img" in explorer.preview_drawing({"model": VANILLA, "drawing": SEVEN})["html"]
+
+
 def test_compare_follows_the_canvas_only_while_open(explorer):
     path = explorer.drawing_file(SEVEN)
     assert explorer.compare_if_open(VANILLA, path, False, False) == (gr.skip(), gr.skip())
