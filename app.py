@@ -772,6 +772,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--hub", action="append", default=[], metavar="REPO_ID", help="a Hub model (repeatable)")
     parser.add_argument("--hub-timeout", type=float, default=5.0, help="seconds to wait for the Hub at start-up")
     parser.add_argument("--runs", help="folder for runs trained in the page (default: a new temporary one)")
+    parser.add_argument(
+        "--judges",
+        help="folder that keeps the evaluation's judge classifiers across restarts (default: inside --runs)",
+    )
     return parser.parse_args(argv)
 
 
@@ -786,9 +790,11 @@ def create_app(
     device: str = "auto",
     hub_timeout: float = 5.0,
     runs: str | Path | None = None,
+    judges: str | Path | None = None,
 ) -> gr.Blocks:
     """The page over the models in `checkpoints` and `hub`; runs trained in it go under `runs`
-    (by default a new temporary folder)."""
+    (by default a new temporary folder), and their evaluation's judges under `judges` (by default
+    in `runs`)."""
     try:
         resolve_device(device)
     except ValueError as err:
@@ -799,7 +805,7 @@ def create_app(
     if not catalog.names:
         raise SystemExit(f"no models: {checkpoints} holds no checkpoint folders and no Hub model was reachable")
     examples = write_examples(catalog, Path(tempfile.mkdtemp(prefix="vae-explorer-examples-")))
-    service = TrainingService(runs or Path(tempfile.mkdtemp(prefix="vae-explorer-runs-"))).start()
+    service = TrainingService(runs or Path(tempfile.mkdtemp(prefix="vae-explorer-runs-")), judges=judges).start()
     return build_app(Explorer(catalog, examples), service)
 
 
@@ -828,7 +834,7 @@ def main(argv: list[str] | None = None) -> None:
     # stopped on the way out (TrainingService.shutdown, registered with atexit).
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     tune_malloc()
-    demo = create_app(args.checkpoints, args.hub, args.device, args.hub_timeout, args.runs)
+    demo = create_app(args.checkpoints, args.hub, args.device, args.hub_timeout, args.runs, args.judges)
     # Two cores: two requests at a time, each with both threads, beat four fighting for them.
     demo.queue(default_concurrency_limit=2, max_size=64)
     demo.launch(

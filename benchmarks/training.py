@@ -100,16 +100,23 @@ def _timed_steps(step: TrainingStep, data: list, device: torch.device) -> list[f
 
 
 def throughput(
-    model_type: str, device: torch.device, *, steps: int, rounds: int, compile_model: bool = False
+    model_type: str,
+    device: torch.device,
+    *,
+    steps: int,
+    rounds: int,
+    compile_model: bool = False,
+    forced_bf16: bool = True,
 ) -> ThroughputResult:
-    """Alternate rounds of `steps` steps of each way; each step's time is one sample."""
+    """Alternate rounds of `steps` steps of each way; each step's time is one sample. With
+    `forced_bf16`, a CPU whose fast path is not bf16 also times bf16 autocast."""
     base = seed_model(model_type)
     amp, channels_last = fast_path(device, base, *batches(1, device)[0])
     ways = {
         "fp32": make_step(copy.deepcopy(base), device, None, False),
         "fast": make_step(copy.deepcopy(base), device, amp, channels_last, compile_model),
     }
-    if device.type == "cpu" and amp is None:
+    if forced_bf16 and device.type == "cpu" and amp is None:
         ways["bf16"] = make_step(copy.deepcopy(base), device, torch.bfloat16, True)
     data = batches(steps, device)
     for step in ways.values():  # warm-up, and torch.compile's compilation

@@ -4,6 +4,7 @@ vae_models are imported only when a test asks for them, so other modules collect
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -21,6 +22,14 @@ def catalog() -> Catalog:
     built = Catalog.build(CHECKPOINTS)
     assert {CVAE, VANILLA} <= set(built.names), built.warnings
     return built
+
+
+@pytest.fixture(scope="session")
+def judges(tmp_path_factory) -> Path:
+    """One folder of evaluation judges for every test that evaluates a run: training the judge is
+    most of an evaluation's time, so each (data, seed) is trained once a session. The tests of the
+    judge's training and of this cache train their own."""
+    return tmp_path_factory.mktemp("judges")
 
 
 @pytest.fixture(scope="session")

@@ -45,12 +45,6 @@ def wait(condition, timeout: float = 240.0, every: float = 0.2) -> None:
         time.sleep(every)
 
 
-@pytest.fixture(scope="module")
-def judges(tmp_path_factory) -> Path:
-    """One judge per dataset for the module's runs: training it is most of an evaluation's time."""
-    return tmp_path_factory.mktemp("judges")
-
-
 def service_in(folder: Path, judges: Path, **limits: float) -> TrainingService:
     limits = {"max_seconds": 60, "ttl_seconds": 600} | limits
     return TrainingService(folder / "runs", TrainingLimits(**limits), poll_seconds=0.1, judges=judges).start()

@@ -80,13 +80,15 @@ def _checkpoints(folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
-    """`python app.py` on a free port, with its own log and temporary folders; killed at the end of the module."""
+def server(tmp_path_factory: pytest.TempPathFactory, judges: Path):
+    """`python app.py` on a free port, with its own log and temporary folders (but the session's judges,
+    so that a run in the Train tab need not train one); killed at the end of the module."""
     if not any((ROOT / "checkpoints" / name).is_dir() for name in MODELS):
         pytest.skip("no checkpoints/ to serve")
     checkpoints = _checkpoints(tmp_path_factory.mktemp("checkpoints"))
     # If it exits or never answers, the setup error says so, with the tail of its log.
-    with AppServer(checkpoints=checkpoints, workdir=tmp_path_factory.mktemp("server"), timeout=START_TIMEOUT_S) as app:
+    workdir = tmp_path_factory.mktemp("server")
+    with AppServer("--judges", str(judges), checkpoints=checkpoints, workdir=workdir, timeout=START_TIMEOUT_S) as app:
         yield app
 
 

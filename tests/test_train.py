@@ -84,10 +84,10 @@ def test_a_run_writes_a_folder_load_model_reads(tmp_path, config):
     assert saved_step(out) == 30
 
 
-def test_evaluate_writes_metrics_and_the_latent_cache(tmp_path):
+def test_evaluate_writes_metrics_and_the_latent_cache(tmp_path, judges):
     out = tmp_path / "run"
     assert main(tiny_args(out, "cvae-digits", "train.max_steps=40", "--no-eval")) == 0
-    result = run_cli("-m", "train.evaluate", str(out))
+    result = run_cli("-m", "train.evaluate", str(out), "--judge-cache", str(judges))
     assert result.returncode == 0, result.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     for key in ("reconstruction_nats", "negative_elbo_nats", "iwae_nll_nats", "sample_frechet_distance"):
@@ -127,10 +127,10 @@ def test_evaluate_writes_metrics_and_the_latent_cache(tmp_path):
     assert f"**{shipped['training_seconds'] / 60:.1f} minutes**" in (published / "README.md").read_text()
 
 
-def test_the_judge_scores_each_reconstruction_against_its_own_images_class():
+def test_the_judge_scores_each_reconstruction_against_its_own_images_class(judges):
     train_set, test_set = load_dataset("digits", "train"), load_dataset("digits", "test")
     images, labels = stack(test_set)
-    classifier = judge_classifier(train_set, seed=0)
+    classifier = judge_classifier(train_set, seed=0, cache=judges)
     faithful = reconstruction_verdicts(classifier.predict(images), labels, 10)
     model = VanillaVAE(in_channels=1, latent_dim=2, img_size=32, hidden_dims=[8, 16]).eval()
     assert (
@@ -206,12 +206,14 @@ def test_the_card_does_not_call_a_latent_with_a_narrow_code_but_real_kl_collapse
 
 
 @pytest.mark.slow
-def test_two_runs_of_one_config_and_seed_give_the_same_metrics(tmp_path):
-    """Training and evaluation, end to end, twice in fresh processes: metrics.json is reproducible."""
+def test_two_runs_of_one_config_and_seed_give_the_same_metrics(tmp_path, judges):
+    """Training and evaluation, end to end, twice in fresh processes: metrics.json is reproducible.
+    (Both read the session's judge: its own determinism is tested in test_metrics.py.)"""
     reports = []
     for name in ("first", "second"):
         out = tmp_path / name
-        result = run_cli("-m", "train", *tiny_args(out, "betatc_vae-digits", "train.max_steps=30"))
+        extra = ("train.max_steps=30", f"--judge-cache={judges}")
+        result = run_cli("-m", "train", *tiny_args(out, "betatc_vae-digits", *extra))
         assert result.returncode == 0, result.stderr[-2000:]
         metrics = json.loads((out / "metrics.json").read_text())
         metrics.pop("evaluation_seconds")
@@ -220,6 +222,16 @@ def test_two_runs_of_one_config_and_seed_give_the_same_metrics(tmp_path):
     assert weights(tmp_path / "first").keys() == weights(tmp_path / "second").keys()
     for key, tensor in weights(tmp_path / "first").items():
         assert torch.equal(tensor, weights(tmp_path / "second")[key]), key
+
+
+def test_the_training_cli_evaluates_with_the_judge_cache_it_is_given(tmp_path, monkeypatch):
+    from train import evaluate
+
+    asked = []
+    monkeypatch.setattr(evaluate, "evaluate_checkpoint", lambda folder, **kwargs: asked.append(kwargs))
+    assert main(tiny_args(tmp_path / "run", "vanilla_vae-digits", "train.max_steps=2", "--judge-cache", "kept")) == 0
+    assert main(tiny_args(tmp_path / "other", "vanilla_vae-digits", "train.max_steps=2")) == 0
+    assert [kwargs["judges"] for kwargs in asked] == [Path("kept"), None]
 
 
 @pytest.mark.slow

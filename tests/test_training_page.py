@@ -33,11 +33,12 @@ DIGITS = {"dataset": "digits", "uploads": [], "latent_dim": 4, "batch_size": 32,
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
+def served(tmp_path_factory, judges):
     workdir = tmp_path_factory.mktemp("train-app")
     runs = workdir / "runs"
     env = {"VAE_EXPLORER_TRAIN_MAX_SECONDS": "120", "OMP_NUM_THREADS": "1"}
-    server = AppServer("--runs", str(runs), workdir=workdir, env=env, timeout=120).start().wait()
+    args = ("--runs", str(runs), "--judges", str(judges))  # the session's judges: each is trained once
+    server = AppServer(*args, workdir=workdir, env=env, timeout=120).start().wait()
     yield server, runs
     server.stop()
     assert not _children(server.process.pid), "no training process may outlive the app"
@@ -93,7 +94,7 @@ def _created(folder: Path) -> float:
     return (folder / "training_config.json").stat().st_mtime
 
 
-def test_a_run_trains_live_and_joins_the_model_picker_of_its_visitor_only(served):
+def test_a_run_trains_live_and_joins_the_model_picker_of_its_visitor_only(served, judges):
     client, other = _client(served), _client(served)
     assert "training: step 0 of 40" in _train(client)
     assert "queued: next to start" in _train(client, steps=30), "one run trains at a time"
@@ -109,6 +110,7 @@ def test_a_run_trains_live_and_joins_the_model_picker_of_its_visitor_only(served
     rows = status[5]["data"]
     assert [row[1] for row in rows] == ["finished", "finished"]
     assert all(float(row[3]) > 0 and int(row[5]) >= 1 for row in rows), "evaluated figures in the table"
+    assert list(judges.glob("judge-*.safetensors")) and not (served[1] / "judges").exists(), "judges from --judges"
     joined = [name for _, name in status[6]["choices"] if name.startswith("your run")]
     assert len(joined) == 2
     picture, *_ = client.predict(
@@ -136,7 +138,7 @@ def _an_example() -> Path:
 
 def test_stop_twice_then_resume_ends_with_the_weights_of_an_uninterrupted_run(served, tmp_path):
     client = _client(served)
-    _train(client, steps=400)
+    _train(client, steps=200)
     folder = _newest_run(served[1])
     deadline = time.monotonic() + RUN_TIMEOUT
     while not ((folder / STATE_NAME).exists() and _log_steps(folder) >= 60) and time.monotonic() < deadline:
@@ -147,7 +149,7 @@ def test_stop_twice_then_resume_ends_with_the_weights_of_an_uninterrupted_run(se
     _, status = _wait_for(client, "stopped")
     assert "Resume continues it" in status[0]
     stopped_at = int(status[5]["data"][-1][2])
-    assert 60 <= stopped_at < 400
+    assert 60 <= stopped_at < 200
     resumed, _ = client.predict(api_name="/train_resume")
     assert "resumed" in resumed
     _wait_for(client, "finished")

@@ -1,9 +1,10 @@
-"""python -m train CONFIG.yaml [key.sub=value ...] [--resume] [--push-to-hub REPO_ID]"""
+"""python -m train CONFIG.yaml [key.sub=value ...] [--resume] [--no-eval] [--judge-cache DIR] [--push-to-hub REPO_ID]"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from vae_models.checkpoint import METRICS_NAME
 from vae_models.data import DatasetUnavailableError
@@ -19,6 +20,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--resume", action="store_true", help="continue the run in output_dir exactly")
     parser.add_argument("--push-to-hub", metavar="REPO_ID", help="upload the output folder to this Hub repo")
     parser.add_argument("--no-eval", action="store_true", help=f"skip writing {METRICS_NAME} at the end")
+    parser.add_argument(
+        "--judge-cache",
+        type=Path,
+        metavar="DIR",
+        help="keep the evaluation's judge classifier here, and read it back for later runs of the same data",
+    )
     return parser.parse_intermixed_args(argv)
 
 
@@ -34,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         if run.is_main and not args.no_eval:
             from .evaluate import evaluate_checkpoint
 
-            evaluate_checkpoint(out, config=config.to_dict())
+            evaluate_checkpoint(out, config=config.to_dict(), judges=args.judge_cache)
         if run.is_main and args.push_to_hub:
             from .hub import push_folder
 
