@@ -812,15 +812,16 @@ def create_app(
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8  # glibc's mallopt parameters
 
 
-def tune_malloc(arenas: int = 2, mmap_threshold: int = 128 * 1024) -> None:
+def tune_malloc(arenas: int = 2, mmap_threshold: int = 1024 * 1024) -> None:
     """Keep RSS flat under many concurrent requests (`python -m benchmarks.load` measures it).
 
     glibc gives each busy thread its own heap arena, and it raises its mmap threshold each
     time a large block is freed, so image-sized tensors end up in the heaps, which fragment
     and are not given back: RSS keeps growing under load. Capping the arenas bounds how many
     heaps can fragment; a fixed threshold (which also turns the raising off) puts every block
-    over 128 KiB in its own mapping, returned to the system when freed, which also lowers the
-    baseline. The README gives the measured growth with and without this."""
+    over 1 MiB in its own mapping, returned to the system when freed. Not lower: at 128 KiB each
+    256-pixel float image of the canvas's reading was mapped and faulted in afresh, and a stroke's
+    reading took up to twice as long. The README gives the measured growth and speed of both."""
     with contextlib.suppress(OSError, AttributeError):  # not glibc (macOS, Windows, musl): nothing to tune
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(M_ARENA_MAX, arenas)
