@@ -36,7 +36,7 @@ from vae_models.images import to_pil
 
 from .arithmetic import digits_judge
 from .browser import chromium_path, draw_strokes, picture
-from .photo_digits import BARS, hand
+from .photo_digits import BARS, hand, judged
 from .server import AppServer
 
 MODELS = ("vanilla_vae-digits", "cvae-digits")
@@ -148,9 +148,8 @@ def draw_digits(
     return [canvas.draw(digit, digit_strokes(digit, rng)) for _ in range(hands) for digit in digits]
 
 
-def judged(drawn: list[Drawn], judge: Any, field: str) -> float:
-    images = torch.stack([getattr(d, field) for d in drawn])
-    return float((judge.predict(images) == torch.tensor([d.digit for d in drawn])).float().mean())
+def judged_drawings(drawn: list[Drawn], judge: Any, field: str) -> float:
+    return judged(judge, torch.stack([getattr(d, field) for d in drawn]), torch.tensor([d.digit for d in drawn]))
 
 
 def class_read_right(drawn: list[Drawn]) -> float:
@@ -162,8 +161,8 @@ def figures_for(model: str, drawn: list[Drawn], judge: Any) -> dict[str, float]:
     panel = [ms for d in drawn for ms in d.panel_latencies_ms if not math.isnan(ms)]
     strokes = sum(len(d.latencies_ms) for d in drawn)
     figures = {
-        f"{model}: model view judged the digit drawn": judged(drawn, judge, "view"),
-        f"{model}: reconstruction judged the digit drawn": judged(drawn, judge, "reconstruction"),
+        f"{model}: model view judged the digit drawn": judged_drawings(drawn, judge, "view"),
+        f"{model}: reconstruction judged the digit drawn": judged_drawings(drawn, judge, "reconstruction"),
         f"{model}: stroke to reconstruction beside the canvas, median ms ({len(latencies)} strokes)": float(
             np.median(latencies)
         ),

@@ -6,7 +6,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
+from benchmarks.photo_digits import BARS, judged
 from benchmarks.timing import Timing, time_calls
 from benchmarks.training import relative_gap
 
@@ -30,6 +32,18 @@ def test_time_calls_warms_up_then_times_each_run():
 def test_relative_gap_of_loss_curves():
     assert relative_gap([10.0] * 30, [10.0] * 30) == 0
     assert relative_gap([10.0] * 30, [11.0] * 30) == pytest.approx(0.1)
+
+
+class LabelsAsGiven:
+    def predict(self, images):
+        return images
+
+
+def test_19_judged_right_of_20_meets_a_95_percent_bar():
+    labels = torch.arange(20) % 10
+    calls = labels.clone()
+    calls[0] = 9
+    assert judged(LabelsAsGiven(), calls, labels) >= BARS["model view"] == 0.95
 
 
 @pytest.mark.slow

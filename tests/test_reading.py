@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 from support import CHECKPOINTS, CVAE
 
-from benchmarks.photo_digits import make_photos, read_all
+from benchmarks.photo_digits import make_photos, on_paper, read_all
 from vae_models.cvae import ConditionalVAE
 from vae_models.data import load_dataset, read_into_domain, render_dsprites
 from vae_models.data.reading import DIGITS_INK_COVERAGE
@@ -94,6 +94,34 @@ def test_the_training_coverage_is_the_training_splits():
     assert abs(train.pixels.float().mean().item() / 16 - DIGITS_INK_COVERAGE) < 0.002
 
 
+def test_the_training_digits_fill_the_box_s_height_and_at_most_20_of_its_32_columns():
+    train = load_dataset("digits", "train", download=False)
+    grids = train.pixels.float().reshape(-1, 8, 8)
+    assert bool((grids.amax(dim=2) > 0).all())  # every digit inks all eight rows
+    columns = grids.sum(dim=(0, 1))
+    assert columns[[0, 7]].sum() / columns.sum() < 0.005  # 20 pixels centred leave columns 0 and 7 bare
+
+
+def ring(width: float, height: float) -> Drawing:
+    def draw(canvas: ImageDraw.ImageDraw, scale: float) -> None:
+        corners = (400 - width / 2, 300 - height / 2, 400 + width / 2, 300 + height / 2)
+        canvas.ellipse([value * scale for value in corners], outline=255, width=max(1, round(12 * scale)))
+
+    return draw
+
+
+@pytest.mark.parametrize("width", [200, 300, 400])
+def test_a_zero_of_any_width_reads_like_the_training_zeros(width):
+    train = load_dataset("digits", "train", download=False)
+    zeros = train.pixels.float().reshape(-1, 8, 8)[train.labels == 0].numpy()
+    grid, steps = counts(photo(ring(width, 300)))
+    assert (grid.max(axis=1) > 0).all()  # the full height, though a wide ring kept its aspect would not be
+    profile, training_profile = grid.mean(axis=0), zeros.mean(axis=(0, 1))
+    assert not profile[[0, 7]].any() and np.abs(profile - training_profile)[[1, 6]].max() < 1.5  # as wide
+    assert np.abs(profile - training_profile).max() < 2.5
+    assert said(steps, "squeezed to 20 pixels wide")
+
+
 def test_a_digit_is_cropped_fitted_to_the_box_keeping_its_aspect_and_centred():
     grid, steps = counts(photo(TALL_BOX))
     assert grid[0].any() and grid[7].any()  # the height fills the box
@@ -127,6 +155,21 @@ def test_light_on_dark_reads_as_dark_on_light():
     light, light_steps = counts(photo(TALL_BOX, dark_ink=False))
     assert said(dark_steps, "dark on light") and said(light_steps, "light on dark")
     assert np.abs(dark - light).mean() < 1.0
+
+
+@pytest.mark.parametrize("seed", [112, 1464])
+def test_a_bold_digit_large_in_a_vignetted_photo_is_dark_on_light(seed):
+    # A bold "0" covering up to 80% of the photo, lit by the benchmark's paper (seeds where a median
+    # over a quarter of the photo followed the strokes and the reading took the paper for light ink).
+    rng = np.random.default_rng(seed)
+    height = rng.uniform(0.35, 0.8) * 600
+    width, pen = height * rng.uniform(0.6, 0.8), height * rng.uniform(0.08, 0.16)
+    left, top = rng.uniform(0, 800 - width), rng.uniform(0, 600 - height)
+    mask = Image.new("L", (800, 600))
+    ImageDraw.Draw(mask).ellipse((left, top, left + width, top + height), outline=255, width=int(pen))
+    grid, steps = counts(read_image(on_paper(mask, rng))[0])
+    assert said(steps, "dark on light")
+    assert grid[3:5, 3:5].max() < 8  # the ring's hole is paper, read as no ink
 
 
 def test_uneven_light_is_evened_out():

@@ -5,8 +5,9 @@ paper, is nothing like the digits data set's thick, box-filling light-on-black s
 models answer it with a blob. So each data set says how an outside image enters its domain:
 
 - digits: the UCI recipe (Alpaydin & Kaynak 1998): the ink as a binary bitmap, cropped to the ink,
-  fitted to 32x32 keeping its aspect, counted in 4x4 blocks to 8x8 (0..16). Strokes are first
-  brought to the training set's ink coverage, since the UCI writers' pens were thick.
+  fitted to the 32-pixel height of a 32x32 box and at most 20 pixels wide (as the training digits
+  are), counted in 4x4 blocks to 8x8 (0..16). Strokes are first brought to the training set's
+  ink coverage, since the UCI writers' pens were thick.
 - dsprites: the shape as a binary 64x64 frame, left where it is and at its size, because position
   and scale are the data set's factors.
 - mnist, fashion_mnist: MNIST's recipe: the ink fitted to 20x20 keeping its aspect (grey levels
@@ -41,9 +42,16 @@ WORK_SIDE = 640  # the photo's long side is reduced to at most this before any a
 MIN_INK_CONTRAST = 0.15  # ink is at least this much darker (or lighter) than the paper around it
 MIN_INK_EXTENT = 0.04  # a kept blob narrower and shorter than this share of the photo's long side is a speck
 UCI_BOX, UCI_BLOCK = 32, 4
+# The UCI digits fill the box's height but are at most UCI_WIDTH wide (NIST's normalisation squeezed
+# wider ones): every training digit inks all 8 rows, columns 0 and 7 are all but empty, and the
+# zeros' edge columns hold what a 20-pixel-wide ring gives. A test pins both to the training split.
+UCI_WIDTH = 20
 # The share of the 32x32 box that is ink in the digits data set (the mean of its 8x8 images / 16);
 # a test pins it to the training split. It hardly varies by class (0.30 to 0.32).
 DIGITS_INK_COVERAGE = 0.305
+# How many box pixels across a loop keeps when strokes are thickened: 2 can close in the fitting's
+# resampling, and a 2-pixel loop may then vanish into one 4x4 block's count.
+LOOP_ACROSS = 3
 MNIST_BOX, MNIST_FIELD = 20, 28
 # MNIST's mean pixel (0.1307 over 28x28, the figure everyone normalises with) as a share of the 20x20 box.
 MNIST_INK_COVERAGE = 0.1307 * MNIST_FIELD**2 / MNIST_BOX**2
@@ -144,14 +152,15 @@ def _working_grey(image: Image.Image) -> tuple[np.ndarray, list[str]]:
 def _ink_is_dark(grey: np.ndarray) -> bool:
     """Whether the ink is darker than the paper.
 
-    The light is evened out first, by a median filter over a quarter of the image (ink is a minority
-    of any such window, of either polarity), so that a gradient across the photo is not mistaken for
-    ink; the ink is then the side with clearly more pixels far from that level. A large filled shape
-    leaves no such excess, and then the paper is what the border shows: ink is dark on a border
-    lighter than the image's mean.
+    The light is evened out first, by a median filter over half the image, so that a gradient
+    across the photo is not mistaken for ink. Ink is a minority of any such window, of either
+    polarity; over a quarter, a bold digit filling the photo was the majority near its strokes, and
+    the paper beside them read as light ink. The ink is then the side with clearly more pixels far
+    from that level. A large filled shape leaves no such excess, and then the paper is what the
+    border shows: ink is dark on a border lighter than the image's mean.
     """
-    coarse = _block_mean(grey, 48)
-    level = _upsample(ndimage.median_filter(coarse, size=max(3, max(coarse.shape) // 4)), grey.shape)
+    coarse = _block_mean(grey, 32)
+    level = _upsample(ndimage.median_filter(coarse, size=max(3, max(coarse.shape) // 2)), grey.shape)
     residual = grey - level
     step = max(4 * 1.4826 * float(np.median(np.abs(residual))), 0.05)  # four robust noise deviations
     darker, lighter = int((residual < -step).sum()), int((residual > step).sum())
@@ -269,30 +278,70 @@ def _bounds(box: tuple[slice, slice]) -> tuple[int, int, int, int]:
 # --- shaping the ink like the training data -----------------------------------------------------
 
 
-def _match_coverage(mask: np.ndarray, target: float, box: int) -> tuple[np.ndarray, str | None]:
-    """Thicken (or thin) the strokes of a cropped ink mask so that, fitted to a `box`-sided square
-    keeping its aspect, the ink covers `target` of it; the mask is cropped to its new extent.
-    Thickening stops short of closing a loop (a small 8 drawn with a fine pen would become a blob).
+@dataclass(frozen=True)
+class _Box:
+    """Where a recipe fits the ink: into a `side`-pixel square keeping its aspect, at most `max_width`
+    wide; or, with `fill_height`, to the square's full height and at most `max_width` wide, a wider
+    ink squeezed to that width."""
+
+    side: int
+    max_width: int
+    fill_height: bool = False
+
+    def scales(self, height: np.ndarray, width: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The vertical and horizontal scale from ink pixels to box pixels, for ink of that extent."""
+        vertical = self.side / height if self.fill_height else np.minimum(self.side / height, self.max_width / width)
+        return vertical, np.minimum(vertical, self.max_width / width)
+
+    def coverage(self, area: np.ndarray, height: np.ndarray, width: np.ndarray) -> np.ndarray:
+        """The share of the square that `area` ink pixels of that extent cover once fitted."""
+        vertical, horizontal = self.scales(height, width)
+        return area * vertical * horizontal / self.side**2
+
+    def pixel(self, height: np.ndarray, width: np.ndarray) -> np.ndarray:
+        """How many ink pixels one box pixel spans along the coarser axis, for ink of that extent."""
+        return 1 / np.minimum(*self.scales(height, width))
+
+
+UCI_FIT = _Box(UCI_BOX, UCI_WIDTH, fill_height=True)
+MNIST_FIT = _Box(MNIST_BOX, MNIST_BOX)
+
+
+def _squeeze(mask: np.ndarray, box: _Box) -> np.ndarray:
+    """A mask wider than the box allows for its height, squeezed to that width, so that the strokes
+    are then thickened evenly; other masks as they are."""
+    height, width = mask.shape
+    allowed = max(1, round(height * box.max_width / box.side))
+    if not box.fill_height or width <= allowed:
+        return mask
+    picture = Image.fromarray(mask.astype(np.float32), mode="F")
+    return np.asarray(picture.resize((allowed, height), Image.Resampling.BOX)) >= 0.5
+
+
+def _match_coverage(mask: np.ndarray, target: float, box: _Box) -> tuple[np.ndarray, str | None]:
+    """Thicken (or thin) the strokes of a cropped ink mask so that, fitted to `box`, the ink covers
+    `target` of its square; the mask is cropped to its new extent. Thickening stops short of
+    closing a loop (a small 8 drawn with a fine pen would become a blob).
 
     The work is done with one distance transform on the mask reduced to about 4 pixels per box
-    pixel (a block with any ink is ink, so thin strokes survive): the ink at distance r covers
-    count(distance <= r) / (extent + 2r)² of the box, read off for every r at once.
+    pixel (a block with any ink is ink, so thin strokes survive): the ink at distance r has
+    count(distance <= r) more pixels and an extent 2r larger, read off for every r at once.
     """
-    factor = max(1, max(mask.shape) // (4 * box))
-    ink = _any_in_blocks(mask, factor)
-    before = ink.sum() / max(ink.shape) ** 2
+    ink = _any_in_blocks(mask, max(1, max(mask.shape) // (4 * box.side)))
     pad = max(ink.shape) // 4 + 1
     padded = np.pad(ink, pad)
+    before = float(box.coverage(ink.sum(), *ink.shape))
     thicken = before < target
     distance = ndimage.distance_transform_edt(~padded if thicken else padded)
     radii = np.arange(0, pad, 0.5)
-    extent = max(ink.shape) + (2 if thicken else -2) * radii
+    grown = (2 if thicken else -2) * radii
+    height, width = np.maximum(ink.shape[0] + grown, 1), np.maximum(ink.shape[1] + grown, 1)
     covered = np.searchsorted(np.sort(distance[distance > 0]), radii, side="right")
     area = ink.sum() + covered if thicken else ink.sum() - covered
-    coverage = area / np.maximum(extent, 1) ** 2
+    coverage = box.coverage(area, height, width)
     index = int(np.argmin(np.abs(coverage - target) + (area <= 0)))
     if thicken:
-        index = min(index, int(np.searchsorted(radii, _loop_room(padded, distance, box), side="right")) - 1)
+        index = min(index, _loop_room(padded, distance, box.pixel(height, width)))
     if index == 0:
         return _crop_to_ink(padded), None
     shaped = distance <= radii[index] if thicken else distance > radii[index]
@@ -303,22 +352,24 @@ def _match_coverage(mask: np.ndarray, target: float, box: int) -> tuple[np.ndarr
     ), f"strokes {verb} to the training ink coverage ({before:.0%} → {coverage[index]:.0%}{short})"
 
 
-def _loop_room(ink: np.ndarray, distance: np.ndarray, box: int) -> float:
-    """How far the strokes may grow before a loop of the digit narrows below 2 box pixels across.
+def _loop_room(ink: np.ndarray, distance: np.ndarray, pixel: np.ndarray) -> int:
+    """The last of the half-pixel radii (index into `pixel`, the box pixel's span in ink pixels at
+    each radius) to which the strokes may grow before a loop of the digit narrows below
+    LOOP_ACROSS box pixels across.
 
     Growing by r takes r off every hole's inner radius (the distance from its deepest point to the
-    ink), and the box pixel grows with the extent: a hole of inner radius m stays open while
-    m - r >= (extent + 2r) / box. Holes narrower than that to begin with are gaps, not loops.
+    ink): a hole of inner radius m stays open while m - r >= pixel(r) * LOOP_ACROSS / 2. Holes
+    narrower than one box pixel to begin with are gaps, not loops.
     """
     labels, count = ndimage.label(~ink)
     outside = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
     holes = np.setdiff1d(np.arange(1, count + 1), outside)
-    if not holes.size:
-        return math.inf
-    inner = np.asarray(ndimage.maximum(distance, labels, holes))
-    pixel = max(ink.shape) / box
-    loops = inner[inner >= pixel]
-    return float((loops.min() - pixel) / (1 + 2 / box)) if loops.size else math.inf
+    inner = np.asarray(ndimage.maximum(distance, labels, holes)) if holes.size else np.zeros(0)
+    loops = inner[inner >= pixel[0]]
+    if not loops.size:
+        return len(pixel) - 1
+    radii = np.arange(len(pixel)) / 2
+    return max(0, int(np.count_nonzero(loops.min() - radii >= pixel * LOOP_ACROSS / 2)) - 1)
 
 
 def _any_in_blocks(mask: np.ndarray, factor: int) -> np.ndarray:
@@ -335,11 +386,10 @@ def _crop_to_ink(mask: np.ndarray) -> np.ndarray:
     return mask[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
-def _fit(ink: np.ndarray, box: int) -> np.ndarray:
-    """Resample to a long side of `box` keeping the aspect, by area (each pixel the share of it inked)."""
-    height, width = ink.shape
-    scale = box / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+def _fit(ink: np.ndarray, box: _Box) -> np.ndarray:
+    """Resample into `box` (see _Box), by area: each pixel the share of it inked."""
+    vertical, horizontal = box.scales(*ink.shape)
+    size = (max(1, round(ink.shape[1] * float(horizontal))), max(1, round(ink.shape[0] * float(vertical))))
     picture = Image.fromarray(ink.astype(np.float32), mode="F")
     return np.asarray(picture.resize(size, Image.Resampling.BOX))
 
@@ -372,16 +422,19 @@ def _as_training(pixels: np.ndarray, max_value: int, name: str, in_channels: int
 
 
 def _digits(image: Image.Image, in_channels: int, img_size: int) -> tuple[Tensor, list[str]]:
-    """UCI: a 32x32 binary bitmap of the ink, fitted keeping its aspect and centred, counted in
-    4x4 blocks to 8x8 (0..16)."""
+    """UCI: a 32x32 binary bitmap of the ink, fitted to the box's height and at most UCI_WIDTH wide,
+    centred, counted in 4x4 blocks to 8x8 (0..16)."""
     ink = _read_ink(image, "ink")
-    shaped, thickness = _match_coverage(ink.mask, DIGITS_INK_COVERAGE, UCI_BOX)
-    fitted = _fit(shaped, UCI_BOX) >= 0.5
+    squeezed = _squeeze(ink.mask, UCI_FIT)
+    shaped, thickness = _match_coverage(squeezed, DIGITS_INK_COVERAGE, UCI_FIT)
+    fitted = _fit(shaped, UCI_FIT) >= 0.5
     top, left = (UCI_BOX - fitted.shape[0]) // 2, (UCI_BOX - fitted.shape[1]) // 2
     bitmap = _place(fitted, UCI_BOX, top, left)
     cells = UCI_BOX // UCI_BLOCK
     counts = bitmap.reshape(cells, UCI_BLOCK, cells, UCI_BLOCK).sum(axis=(1, 3))
-    steps = [*ink.steps, f"cropped to the ink, fitted to {UCI_BOX}×{UCI_BOX} keeping its aspect"]
+    fitting = f"cropped to the ink, fitted to the {UCI_BOX}-pixel height of the {UCI_BOX}×{UCI_BOX} box"
+    wide = squeezed.shape[1] < ink.mask.shape[1]
+    steps = [*ink.steps, fitting + (f", squeezed to {UCI_WIDTH} pixels wide" if wide else ", keeping its aspect")]
     steps += [thickness] if thickness else []
     steps.append(f"counted in {UCI_BLOCK}×{UCI_BLOCK} blocks to {cells}×{cells} (0–16) as the UCI digits were")
     return _as_training(counts, UCI_BLOCK**2, "digits", in_channels, img_size), steps
@@ -396,11 +449,11 @@ def _mnist_like(
     ink = _read_ink(image, "ink" if thicken else "item")
     steps = list(ink.steps)
     if thicken:
-        shaped, thickness = _match_coverage(ink.mask, MNIST_INK_COVERAGE, MNIST_BOX)
+        shaped, thickness = _match_coverage(ink.mask, MNIST_INK_COVERAGE, MNIST_FIT)
         steps += [thickness] if thickness else []
     else:
         shaped = ndimage.binary_fill_holes(ink.mask)
-    fitted = _fit(shaped, MNIST_BOX)
+    fitted = _fit(shaped, MNIST_FIT)
     rows, cols = ndimage.center_of_mass(fitted)
     centre = (MNIST_FIELD - 1) / 2
     field = _place(fitted, MNIST_FIELD, round(centre - rows), round(centre - cols))
