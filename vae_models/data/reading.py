@@ -290,8 +290,8 @@ class _Box:
 
     def scales(self, height: np.ndarray, width: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The vertical and horizontal scale from ink pixels to box pixels, for ink of that extent."""
-        vertical = self.side / height if self.fill_height else np.minimum(self.side / height, self.max_width / width)
-        return vertical, np.minimum(vertical, self.max_width / width)
+        horizontal = np.minimum(self.side / height, self.max_width / width)
+        return (self.side / height if self.fill_height else horizontal), horizontal
 
     def coverage(self, area: np.ndarray, height: np.ndarray, width: np.ndarray) -> np.ndarray:
         """The share of the square that `area` ink pixels of that extent cover once fitted."""
