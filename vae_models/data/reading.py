@@ -341,7 +341,7 @@ def _match_coverage(mask: np.ndarray, target: float, box: _Box) -> tuple[np.ndar
     coverage = box.coverage(area, height, width)
     index = int(np.argmin(np.abs(coverage - target) + (area <= 0)))
     if thicken:
-        index = min(index, _loop_room(padded, distance, box.pixel(height, width)))
+        index = min(index, _loop_room(padded, distance, radii, box.pixel(height, width)))
     if index == 0:
         return _crop_to_ink(padded), None
     shaped = distance <= radii[index] if thicken else distance > radii[index]
@@ -352,10 +352,10 @@ def _match_coverage(mask: np.ndarray, target: float, box: _Box) -> tuple[np.ndar
     ), f"strokes {verb} to the training ink coverage ({before:.0%} → {coverage[index]:.0%}{short})"
 
 
-def _loop_room(ink: np.ndarray, distance: np.ndarray, pixel: np.ndarray) -> int:
-    """The last of the half-pixel radii (index into `pixel`, the box pixel's span in ink pixels at
-    each radius) to which the strokes may grow before a loop of the digit narrows below
-    LOOP_ACROSS box pixels across.
+def _loop_room(ink: np.ndarray, distance: np.ndarray, radii: np.ndarray, pixel: np.ndarray) -> int:
+    """The index of the last of `radii` to which the strokes may grow before a loop of the digit
+    narrows below LOOP_ACROSS box pixels across (`pixel`: the box pixel's span in ink pixels at
+    each radius).
 
     Growing by r takes r off every hole's inner radius (the distance from its deepest point to the
     ink): a hole of inner radius m stays open while m - r >= pixel(r) * LOOP_ACROSS / 2. Holes
@@ -367,8 +367,7 @@ def _loop_room(ink: np.ndarray, distance: np.ndarray, pixel: np.ndarray) -> int:
     inner = np.asarray(ndimage.maximum(distance, labels, holes)) if holes.size else np.zeros(0)
     loops = inner[inner >= pixel[0]]
     if not loops.size:
-        return len(pixel) - 1
-    radii = np.arange(len(pixel)) / 2
+        return len(radii) - 1
     return max(0, int(np.count_nonzero(loops.min() - radii >= pixel * LOOP_ACROSS / 2)) - 1)
 
 
