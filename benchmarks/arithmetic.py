@@ -5,8 +5,8 @@
   test images, how often does the decoded sprite's centre of mass move right, and its area grow?
   Each factor's R² on held-out codes is printed too.
 - digits (`vanilla_vae-digits`): the "3 → 8" class direction, learnt from the training codes, at
-  full strength on the test 3s: how often does an independent digit classifier (trained here on
-  the training images, augmented, never used to train or pick a model) call the result an 8?
+  full strength on the test 3s: how often does the independent digits judge (benchmarks.judge,
+  never used to train or pick a model) call the result an 8?
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ import torch
 
 from vae_models import cartography, explore, load_model
 from vae_models.checkpoint import load_latent_cache
-from vae_models.classifier import ImageClassifier, train_classifier
+from vae_models.classifier import ImageClassifier
 from vae_models.data import DSPRITES_FACTOR_NAMES, load_dataset
-from vae_models.data.augment import augment, step_seed
 from vae_models.data.dsprites import DSPRITES_FACTOR_MOVES
+
+from .judge import digits_judge
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
 MOVED = 500  # test images moved; the directions come from the others
-JUDGE_PASSES = 16  # the digits judge's passes over the training set
 
 
 def centre_of_mass_x(images: torch.Tensor) -> torch.Tensor:
@@ -47,18 +47,6 @@ def dsprites_moves(name: str = "betatc_vae-dsprites") -> dict[str, float]:
     result["moved right"] = float((centre_of_mass_x(moved("move right")) > centre_of_mass_x(before)).float().mean())
     result["grew"] = float((moved("bigger").sum((1, 2, 3)) > before.sum((1, 2, 3))).float().mean())
     return result
-
-
-def digits_judge(seed: int = 0) -> ImageClassifier:
-    """An independent digit classifier: trained here on the training images, never on a model's output.
-
-    It sees the training digits once as they are and JUDGE_PASSES - 1 times freshly augmented with
-    the handwriting changes the digits models train with, so it knows more hands than the set's 30
-    writers (the photo benchmark's views of unusual hands were misread by a judge of the originals)."""
-    images, labels = load_dataset("digits", "train", download=False).batch()
-    passes = [images]
-    passes += [augment(images, torch.Generator().manual_seed(step_seed(seed, k))) for k in range(1, JUDGE_PASSES)]
-    return train_classifier(torch.cat(passes), labels.repeat(JUDGE_PASSES), 10, epochs=1, seed=seed)
 
 
 def three_to_eight(judge: ImageClassifier, name: str = "vanilla_vae-digits") -> float:

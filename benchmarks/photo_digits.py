@@ -1,17 +1,20 @@
 """python -m benchmarks.photo_digits [--count 60] [--seed 0] [--save DIR] [--json FILE]
 
-Photographed-style digits with known labels, read into the digits domain (vae_models.data.reading)
-and judged: the share whose model view (the read 8x8 input, at the model's size) and whose
-reconstruction an independent classifier calls the digit written, for vanilla_vae-digits and for
-cvae-digits with the class read by its own posterior. Also the CVAE's class accuracy on these
-photos and on the digits test set, and the median time to read and reconstruct a 12-megapixel photo.
+Photographed-style digits with known labels, each uploaded to the real app's /reconstruct (on a
+loopback port, through gradio_client, as a script or the page calls it) for vanilla_vae-digits and
+for cvae-digits on "auto (best fit)", and judged: the share whose model view (the read 8x8 input,
+as the page shows it, at the model's size) and whose reconstruction an independent classifier calls
+the digit written, with its 95% Wilson interval. Also the class the CVAE read by its own posterior
+(the line under the view), right on these photos and on the digits test set, and the median time
+to read and reconstruct a 12-megapixel photo in-process.
 
 The photos are seeded: pen strokes drawn from per-digit stroke templates with jitter, slant and a
 pen from a fine liner to a marker, and printed digits in the machine's fonts (Pillow's own font
 when none is found), pasted onto uneven off-white paper with noise, a slight rotation, blur and
-JPEG, the digit 35-80% of the photo's height, anywhere on it. The judge is benchmarks.arithmetic's
-digits_judge: train_classifier on the digits training split, 16 passes of which 15 are augmented
-(vae_models.data.augment), seed 0; never used to train or pick a model.
+JPEG, the digit 35-80% of the photo's height, anywhere on it. The judge is benchmarks.judge's
+digits_judge (seed 0 unless --judge-seed): train_classifier on the digits training split and on
+printed digits in typefaces these photos do not use, 16 passes of which 15 are augmented
+(vae_models.data.augment); never used to train or pick a model.
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ import functools
 import io
 import json
 import math
-import time
+import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -36,10 +41,18 @@ from vae_models.data import load_dataset, read_into_domain
 from vae_models.images import read_image, to_pil
 from vae_models.loading import load_model
 
-from .arithmetic import digits_judge
+from .judge import digits_judge
+from .server import AppServer
 from .timing import time_calls
 
+if TYPE_CHECKING:
+    from gradio_client import Client
+
 BARS = {"model view": 0.95, "reconstruction": 0.85}
+MODELS = ("vanilla_vae-digits", "cvae-digits")
+AUTO = "auto (best fit)"  # a conditional model's class, read by its own likelihood
+CLASS_READ = re.compile(r"read as an? (\d), p = ")  # the page's line: "read as an 8, p = 0.93"
+CALL_TIMEOUT_S = 60
 PHOTO_SIZE = (800, 600)
 BIG_PHOTO_SIZE = (4000, 3000)  # 12 megapixels
 FONTS = (
@@ -192,24 +205,62 @@ def make_photos(count: int, seed: int, size: tuple[int, int] = PHOTO_SIZE) -> li
     return photos
 
 
+def at_model_size(picture: Image.Image) -> torch.Tensor:
+    """A picture the page shows, back at the digits models' 32×32 ([1, 32, 32] in [0, 1]): the page
+    enlarges by pixel repetition, so block means give the pixels back."""
+    if picture.width != picture.height or picture.width % 32:
+        raise ValueError(f"a picture of {picture.size} is no 32×32 image enlarged by pixel repetition")
+    small = picture.convert("L").resize((32, 32), Image.Resampling.BOX)
+    return torch.from_numpy(np.asarray(small, dtype=np.float32) / 255)[None]
+
+
+def class_read(note: str) -> int | None:
+    """The digit a conditional model read, from the line under the view; None where it says none."""
+    found = CLASS_READ.search(note)
+    return None if found is None else int(found.group(1))
+
+
 @dataclass(frozen=True)
-class Reading:
-    """The photos as the digits models see them."""
+class Answers:
+    """What /reconstruct answered for each photo, at the model's size."""
 
-    views: torch.Tensor  # [N, 1, 32, 32], the models' inputs
-    labels: torch.Tensor
-    steps: list[list[str]]
+    views: torch.Tensor  # [N, 1, 32, 32]: "Input as the model sees it"
+    reconstructions: torch.Tensor
+    classes: list[int | None]  # a conditional model's class read on "auto"
 
 
-def read_all(photos: list[Photo]) -> Reading:
-    """Decode each photo as an upload is decoded, and read it into the digits domain."""
-    views, steps = [], []
-    for photo in photos:
-        image, _ = read_image(photo.jpeg)
-        view, taken = read_into_domain(image, "digits", 1, 32)
-        views.append(view)
-        steps.append(taken)
-    return Reading(torch.cat(views), torch.tensor([photo.label for photo in photos]), steps)
+def opened_at_model_size(path: str) -> torch.Tensor:
+    with Image.open(path) as picture:
+        return at_model_size(picture)
+
+
+def upload_all(client: Client, model: str, photos: list[Photo], folder: Path, reads_class: bool) -> Answers:
+    """Each photo uploaded to /reconstruct for `model`, as read from the file (the reading is on).
+    A model that `reads_class` must name the class it read on the line under the view."""
+    from gradio_client import handle_file
+
+    views, reconstructions, classes = [], [], []
+    for index, photo in enumerate(photos):
+        path = folder / f"photo-{index:03d}.jpg"
+        path.write_bytes(photo.jpeg)
+        job = client.submit(model, handle_file(str(path)), AUTO, False, api_name="/reconstruct")
+        view, reconstruction, note = job.result(timeout=CALL_TIMEOUT_S)
+        views.append(opened_at_model_size(view))
+        reconstructions.append(opened_at_model_size(reconstruction))
+        classes.append(class_read(note))
+        if reads_class and classes[-1] is None:
+            raise RuntimeError(f"{model} named no class for photo {index}: {note!r}")
+    return Answers(torch.stack(views), torch.stack(reconstructions), classes)
+
+
+def ask_the_app(photos: list[Photo], models: dict[str, torch.nn.Module], checkpoints: Path) -> dict[str, Answers]:
+    """The photos uploaded to the real app, started on a loopback port, for each of `models`."""
+    from gradio_client import Client
+
+    with tempfile.TemporaryDirectory() as tmp, AppServer(checkpoints=checkpoints, workdir=Path(tmp)) as app:
+        client = Client(app.url, verbose=False, download_files=tmp)
+        folder = Path(tmp)
+        return {name: upload_all(client, name, photos, folder, m.is_conditional) for name, m in models.items()}
 
 
 def judged(judge: ImageClassifier, images: torch.Tensor, labels: torch.Tensor) -> float:
@@ -218,9 +269,9 @@ def judged(judge: ImageClassifier, images: torch.Tensor, labels: torch.Tensor) -
     return float((judge.predict(images) == labels).double().mean())
 
 
-def misjudged(judge: ImageClassifier, reading: Reading, photos: list[Photo]) -> list[str]:
+def misjudged(judge: ImageClassifier, views: torch.Tensor, photos: list[Photo]) -> list[str]:
     """The model views the judge calls another digit, to look at: "6 → 5 (pen)"."""
-    calls = judge.predict(reading.views).tolist()
+    calls = judge.predict(views).tolist()
     return [f"{p.label} → {call} ({p.kind})" for p, call in zip(photos, calls, strict=True) if call != p.label]
 
 
@@ -253,11 +304,12 @@ def time_big_photo(models: dict[str, torch.nn.Module], seed: int, runs: int = 15
     return {f"{label} (median)": time_calls(action, runs).median for label, action in actions.items()}
 
 
-def contact_sheet(reading: Reading, reconstructions: dict[str, torch.Tensor], photos: list[Photo]) -> Image.Image:
-    """Per photo a row: the photo, the model view, then each model's reconstruction."""
+def contact_sheet(answers: dict[str, Answers], photos: list[Photo]) -> Image.Image:
+    """Per photo a row: the photo, the first model's view, then each model's reconstruction."""
+    first = next(iter(answers.values()))
     sheet = None
     for index, photo in enumerate(photos):
-        cells = [reading.views[index], *(r[index] for r in reconstructions.values())]
+        cells = [first.views[index], *(a.reconstructions[index] for a in answers.values())]
         row = to_pil(torch.stack(cells), nrow=len(cells), scale=2).convert("L")
         sheet = sheet or Image.new("L", (64 + row.width, row.height * len(photos)), 128)
         sheet.paste(Image.open(io.BytesIO(photo.jpeg)).convert("L").resize((64, 48)), (0, row.height * index + 10))
@@ -265,40 +317,57 @@ def contact_sheet(reading: Reading, reconstructions: dict[str, torch.Tensor], ph
     return sheet
 
 
-def measure(count: int, seed: int, checkpoints: Path, save: Path | None) -> dict[str, object]:
-    photos = make_photos(count, seed)
-    start = time.perf_counter()
-    reading = read_all(photos)
-    read_seconds = (time.perf_counter() - start) / count
-    judge = digits_judge()
-    models = {name: load_model(checkpoints / name, device="cpu") for name in ("vanilla_vae-digits", "cvae-digits")}
+def judged_answers(model: str, answers: Answers, photos: list[Photo], judge: ImageClassifier) -> dict[str, object]:
+    """How often the judge calls `model`'s views and reconstructions the digit written, the views it
+    misread, and, for a conditional model, how often the class it read was the digit written."""
+    labels = torch.tensor([photo.label for photo in photos])
     figures: dict[str, object] = {
+        f"{model}: model view judged the digit written": judged(judge, answers.views, labels),
+        f"{model}: model views misjudged (written → judged, pen or font)": misjudged(judge, answers.views, photos),
+        f"{model}: reconstruction judged the digit written": judged(judge, answers.reconstructions, labels),
+    }
+    if all(c is not None for c in answers.classes):
+        right = [c == photo.label for c, photo in zip(answers.classes, photos, strict=True)]
+        figures[f"{model}: class read by its posterior, right on the photos"] = float(np.mean(right))
+    return figures
+
+
+def test_set_class_accuracy(model: ConditionalVAE) -> float:
+    images, labels = load_dataset("digits", "test", download=False).batch()
+    return float((model.class_posterior(images).argmax(1) == labels).double().mean())
+
+
+def measure(count: int, seed: int, checkpoints: Path, save: Path | None, judge_seed: int = 0) -> dict[str, object]:
+    photos = make_photos(count, seed)
+    models = {name: load_model(checkpoints / name, device="cpu") for name in MODELS}
+    answers = ask_the_app(photos, models, checkpoints)
+    judge = digits_judge(judge_seed)
+    figures: dict[str, object] = {
+        "judge seed": judge_seed,
         "photos": count,
         "pen-written": sum(photo.kind == "pen" for photo in photos),
         "fonts": sorted({photo.kind for photo in photos} - {"pen"}),
-        "model view judged the digit written": judged(judge, reading.views, reading.labels),
-        "model views misjudged (written → judged, pen or font)": misjudged(judge, reading, photos),
     }
-    reconstructions = {}
-    for name, model in models.items():
-        recons, classes = reconstruct(model, reading.views)
-        reconstructions[name] = recons
-        figures[f"{name}: reconstruction judged the digit written"] = judged(judge, recons, reading.labels)
-        if classes is not None:
-            figures[f"{name}: class read by its posterior, right on the photos"] = float(
-                (classes == reading.labels).float().mean()
-            )
-            test_images, test_labels = load_dataset("digits", "test", download=False).batch()
-            figures[f"{name}: class read by its posterior, right on the digits test set"] = float(
-                (model.class_posterior(test_images).argmax(1) == test_labels).float().mean()
-            )
-    figures["seconds"] = {"decode and read an 800×600 photo (mean)": read_seconds, **time_big_photo(models, seed)}
+    for model, answered in answers.items():
+        figures.update(judged_answers(model, answered, photos, judge))
+    figures["cvae-digits: class read by its posterior, right on the digits test set"] = test_set_class_accuracy(
+        models["cvae-digits"]
+    )
+    figures["seconds"] = time_big_photo(models, seed)
     if save is not None:
         save.mkdir(parents=True, exist_ok=True)
-        contact_sheet(reading, reconstructions, photos).save(save / "photo_digits.png")
+        contact_sheet(answers, photos).save(save / "photo_digits.png")
         for index, photo in enumerate(photos):
             (save / f"{index:03d}-{photo.label}.jpg").write_bytes(photo.jpeg)
     return figures
+
+
+def wilson_interval(right: int, count: int, z: float = 1.959964) -> tuple[float, float]:
+    """The 95% Wilson score interval of a share `right` / `count` (Wilson 1927)."""
+    share, spread = right / count, z * z / count
+    centre = (share + spread / 2) / (1 + spread)
+    half = z * math.sqrt(share * (1 - share) / count + spread / (4 * count)) / (1 + spread)
+    return centre - half, centre + half
 
 
 def report(figures: dict[str, object]) -> str:
@@ -309,6 +378,9 @@ def report(figures: dict[str, object]) -> str:
             continue
         bar = next((goal for key, goal in BARS.items() if name.endswith(f"{key} judged the digit written")), None)
         shown = f"{value:.1%}" if isinstance(value, float) and value <= 1 else str(value)
+        if bar is not None:
+            low, high = wilson_interval(round(value * figures["photos"]), figures["photos"])
+            shown += f" ({round(value * figures['photos'])} of {figures['photos']}; 95% interval {low:.1%}–{high:.1%})"
         verdict = "" if bar is None else f"{'✅' if value >= bar else '❌'} ≥ {bar:.0%}"
         lines.append(f"| {name} | {shown} | {verdict} |")
     return "\n".join(lines)
@@ -317,12 +389,13 @@ def report(figures: dict[str, object]) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.photo_digits", description=__doc__)
     parser.add_argument("--count", type=int, default=60, help="how many photos (default 60)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="the photos' seed (default 0)")
+    parser.add_argument("--judge-seed", type=int, default=0, help="the judge's seed (default 0)")
     parser.add_argument("--checkpoints", type=Path, default=Path("checkpoints"))
     parser.add_argument("--save", type=Path, metavar="DIR", help="also write the photos and a contact sheet")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
     args = parser.parse_args(argv)
-    figures = measure(args.count, args.seed, args.checkpoints, args.save)
+    figures = measure(args.count, args.seed, args.checkpoints, args.save, args.judge_seed)
     print(f"torch threads: {torch.get_num_threads()}")
     print(report(figures))
     if args.json:

@@ -17,12 +17,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from hub_stand_in import SilentServer, hub_env
 from PIL import Image, ImageDraw
 
+from benchmarks import photo_digits
 from benchmarks.server import AppServer, wait_for
+from vae_models.data import read_into_domain
+from vae_models.images import read_image
 
 pytestmark = pytest.mark.slow
 
@@ -164,6 +168,18 @@ def test_reconstruct(client, files, name):
     assert "cropped to the ink" in notes
     as_is, _, notes = call(client, name, handle_file(str(path)), AUTO, True, api_name="/reconstruct")
     assert "read as it is" in notes and opened(read).tobytes() != opened(as_is).tobytes()
+
+
+def test_the_photo_benchmark_s_uploads_read_as_in_process(client, tmp_path):
+    """benchmarks.photo_digits judges what /reconstruct answers: the same view as reading in-process,
+    and on "auto" the class the page's line names."""
+    photos = photo_digits.make_photos(3, seed=0)
+    answers = photo_digits.upload_all(client, CVAE, photos, tmp_path, reads_class=True)
+    for photo, view in zip(photos, answers.views, strict=True):
+        expected, _ = read_into_domain(read_image(photo.jpeg)[0], "digits", 1, 32)
+        assert torch.allclose(view, expected[0], atol=1 / 255 + 1e-6)
+    assert answers.reconstructions.shape == (3, 1, 32, 32) and answers.reconstructions.amax() > 0.5
+    assert all(isinstance(c, int) and 0 <= c <= 9 for c in answers.classes)
 
 
 def test_sample_is_deterministic_per_seed(client):

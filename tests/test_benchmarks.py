@@ -7,10 +7,20 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image, ImageDraw, ImageFont
 
-from benchmarks.photo_digits import BARS, judged
+from benchmarks.judge import (
+    JUDGE_FACES,
+    digits_judge,
+    judge_fonts,
+    printed_digits,
+    read_printed_digits,
+    save_printed_digits,
+)
+from benchmarks.photo_digits import BARS, FONTS, at_model_size, class_read, judged
 from benchmarks.timing import Timing, time_calls
 from benchmarks.training import relative_gap
+from vae_models.data import load_dataset, read_into_domain
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,6 +54,49 @@ def test_19_judged_right_of_20_meets_a_95_percent_bar():
     calls = labels.clone()
     calls[0] = 9
     assert judged(LabelsAsGiven(), calls, labels) >= BARS["model view"] == 0.95
+
+
+def test_the_page_s_pictures_come_back_at_the_model_s_size_and_its_class_line_is_read():
+    digit = torch.rand(1, 32, 32, generator=torch.Generator().manual_seed(0))
+    pixels = Image.fromarray((digit[0].numpy() * 255).round().astype("uint8"))
+    shown = pixels.resize((192, 192), Image.Resampling.NEAREST)  # as the page enlarges it
+    assert torch.allclose(at_model_size(shown), torch.round(digit * 255) / 255, atol=1e-6)
+    assert class_read("cropped to the ink · read as an 8, p = 0.93 (the model's own likelihood)") == 8
+    assert class_read("read as a 7, p = 1.00") == 7
+    assert class_read("cropped to the ink") is None
+
+
+def test_the_judge_s_printed_digits_are_in_faces_the_photo_benchmark_neither_uses_nor_clones():
+    views, labels, fonts = printed_digits()
+    assert views.shape == (10 * len(fonts), 1, 32, 32) and labels.tolist() == list(range(10)) * len(fonts)
+    assert (views.amax((1, 2, 3)) > 0.5).all()  # each read with its ink
+    assert len(fonts) == 17 and all(font.startswith(JUDGE_FACES) for font in fonts)
+    benchmark_families = ("DejaVu", "Liberation")
+    assert all(name.startswith(benchmark_families) for name in FONTS)
+    assert not [font for font in fonts if font.startswith((*benchmark_families, "Nimbus"))]
+
+
+def test_the_printed_digits_are_kept_as_read(tmp_path):
+    fonts = judge_fonts()[:1]  # made from the URW base 35 (CI installs them)
+    views, labels = read_printed_digits(fonts)
+    save_printed_digits(fonts, tmp_path / "kept.safetensors")
+    kept_views, kept_labels, names = printed_digits(tmp_path / "kept.safetensors")
+    assert torch.equal(kept_views, views) and torch.equal(kept_labels, labels) and names == [fonts[0].name]
+
+
+def test_without_its_fonts_the_judge_says_what_to_install(tmp_path):
+    with pytest.raises(FileNotFoundError, match="apt-get install fonts-urw-base35"):
+        judge_fonts(tmp_path)
+
+
+@pytest.mark.slow
+def test_the_judge_reads_the_test_split_and_a_based_1_in_a_face_it_never_saw():
+    judge = digits_judge()
+    test_images, test_labels = load_dataset("digits", "test", download=False).batch()
+    assert judged(judge, test_images, test_labels) >= 0.98
+    page = Image.new("RGB", (200, 200), "white")  # a judge of the training split alone called this a 2
+    ImageDraw.Draw(page).text((50, 30), "1", fill="black", font=ImageFont.truetype("DejaVuSans.ttf", 96))
+    assert judge.predict(read_into_domain(page, "digits", 1, 32)[0]).item() == 1
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ from PIL import Image
 from sklearn.decomposition import PCA
 
 from benchmarks import arithmetic
+from benchmarks.judge import digits_judge
 from vae_models import animation, cartography
 from vae_models.data import load_dataset
 
@@ -134,7 +135,7 @@ def test_dsprites_factor_directions_move_right_and_grow_the_sprite():
 
 
 def test_digits_three_to_eight_turns_most_threes_into_eights_for_an_independent_judge():
-    judge = arithmetic.digits_judge()
+    judge = digits_judge()
     test_images, test_labels = load_dataset("digits", "test", download=False).batch()
     assert (judge.predict(test_images) == test_labels).float().mean() >= 0.95  # a good judge
     assert arithmetic.three_to_eight(judge) >= 0.7
