@@ -7,9 +7,11 @@ and 5, while a third of the photo benchmark is printed. The printed digits are t
 the faces of Debian's fonts-urw-base35 that are designs of their own: Century Schoolbook (C059),
 Palatino (P052), Bookman, Avant Garde (URW Gothic) and Zapf Chancery (Z003), each cut. Its Nimbus
 faces are left out: they clone Helvetica, Times and Courier, which the photo benchmark's Liberation
-fonts clone too. Each digit was read into the digits domain as an upload is, once, and kept in
-printed_digits.safetensors with the faces' names, so the judge neither needs the fonts nor moves
-when the reading changes: `python -m benchmarks.judge` makes that file again.
+fonts clone too. Each digit was read into the digits domain as an upload is (so the judge knows
+print as the reading draws it, as it knows the training split in the domain the split defines),
+once, and kept in printed_digits.safetensors with the faces' names and the commit it was read at,
+so the judge neither needs the fonts nor moves when the reading changes: `python -m
+benchmarks.judge` makes that file again.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import subprocess
 from pathlib import Path
 
 import torch
@@ -61,8 +64,11 @@ def read_printed_digits(fonts: list[Path]) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def save_printed_digits(fonts: list[Path], path: Path = PRINTED_DIGITS) -> None:
+    """The printed digits of `fonts`, read now, kept at `path` with the fonts' names and the commit."""
     views, labels = read_printed_digits(fonts)
-    save_file({"views": views, "labels": labels}, path, metadata={"fonts": json.dumps([f.name for f in fonts])})
+    commit = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True, check=False)
+    metadata = {"fonts": json.dumps([f.name for f in fonts]), "read at": commit.stdout.strip() or "unknown"}
+    save_file({"views": views, "labels": labels}, path, metadata=metadata)
 
 
 def printed_digits(path: Path = PRINTED_DIGITS) -> tuple[torch.Tensor, torch.Tensor, list[str]]:

@@ -1,4 +1,5 @@
-"""python -m benchmarks.photo_digits [--count 60] [--seed 0] [--save DIR] [--json FILE]
+"""python -m benchmarks.photo_digits [--count 60] [--seed 0] [--judge-seed 0] [--checkpoints DIR]
+                                    [--save DIR] [--json FILE]
 
 Photographed-style digits with known labels, each uploaded to the real app's /reconstruct (on a
 loopback port, through gradio_client, as a script or the page calls it) for vanilla_vae-digits and
@@ -230,6 +231,7 @@ class Answers:
 
 
 def opened_at_model_size(path: str) -> torch.Tensor:
+    """A picture file the app answered, at the model's size."""
     with Image.open(path) as picture:
         return at_model_size(picture)
 
@@ -312,7 +314,8 @@ def contact_sheet(answers: dict[str, Answers], photos: list[Photo]) -> Image.Ima
         cells = [first.views[index], *(a.reconstructions[index] for a in answers.values())]
         row = to_pil(torch.stack(cells), nrow=len(cells), scale=2).convert("L")
         sheet = sheet or Image.new("L", (64 + row.width, row.height * len(photos)), 128)
-        sheet.paste(Image.open(io.BytesIO(photo.jpeg)).convert("L").resize((64, 48)), (0, row.height * index + 10))
+        with Image.open(io.BytesIO(photo.jpeg)) as picture:
+            sheet.paste(picture.convert("L").resize((64, 48)), (0, row.height * index + 10))
         sheet.paste(row, (64, row.height * index))
     return sheet
 
@@ -333,11 +336,13 @@ def judged_answers(model: str, answers: Answers, photos: list[Photo], judge: Ima
 
 
 def test_set_class_accuracy(model: ConditionalVAE) -> float:
+    """The share of the digits test set whose class the model's posterior reads right."""
     images, labels = load_dataset("digits", "test", download=False).batch()
     return float((model.class_posterior(images).argmax(1) == labels).double().mean())
 
 
 def measure(count: int, seed: int, checkpoints: Path, save: Path | None, judge_seed: int = 0) -> dict[str, object]:
+    """Every figure of the benchmark for `count` photos of `seed`; with `save`, the photos and a contact sheet."""
     photos = make_photos(count, seed)
     models = {name: load_model(checkpoints / name, device="cpu") for name in MODELS}
     answers = ask_the_app(photos, models, checkpoints)
@@ -371,6 +376,7 @@ def wilson_interval(right: int, count: int, z: float = 1.959964) -> tuple[float,
 
 
 def report(figures: dict[str, object]) -> str:
+    """`measure`'s figures as a markdown table, each bar's verdict and interval beside its share."""
     lines = ["| figure | value | bar |", "| --- | --- | --- |"]
     for name, value in figures.items():
         if isinstance(value, dict):

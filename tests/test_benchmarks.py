@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 from benchmarks.judge import (
     JUDGE_FACES,
@@ -17,7 +17,7 @@ from benchmarks.judge import (
     read_printed_digits,
     save_printed_digits,
 )
-from benchmarks.photo_digits import BARS, FONTS, at_model_size, class_read, judged
+from benchmarks.photo_digits import BARS, FONTS, at_model_size, class_read, judged, printed
 from benchmarks.timing import Timing, time_calls
 from benchmarks.training import relative_gap
 from vae_models.data import load_dataset, read_into_domain
@@ -89,14 +89,26 @@ def test_without_its_fonts_the_judge_says_what_to_install(tmp_path):
         judge_fonts(tmp_path)
 
 
+def printed_in_the_photo_benchmark_s_fonts() -> tuple[torch.Tensor, torch.Tensor]:
+    """The digits 0-9 in each of the photo benchmark's fonts, light on dark, read into the domain."""
+    views, labels = [], []
+    for font in FONTS:
+        for digit in range(10):
+            glyph = printed(digit, 120, font)
+            page = Image.new("L", (glyph.width + 80, glyph.height + 80))
+            page.paste(glyph, (40, 40))
+            views.append(read_into_domain(page.convert("RGB"), "digits", 1, 32)[0])
+            labels.append(digit)
+    return torch.cat(views), torch.tensor(labels)
+
+
 @pytest.mark.slow
-def test_the_judge_reads_the_test_split_and_a_based_1_in_a_face_it_never_saw():
+def test_the_judge_reads_the_test_split_and_print_in_faces_it_never_saw():
     judge = digits_judge()
     test_images, test_labels = load_dataset("digits", "test", download=False).batch()
     assert judged(judge, test_images, test_labels) >= 0.98
-    page = Image.new("RGB", (200, 200), "white")  # a judge of the training split alone called this a 2
-    ImageDraw.Draw(page).text((50, 30), "1", fill="black", font=ImageFont.truetype("DejaVuSans.ttf", 96))
-    assert judge.predict(read_into_domain(page, "digits", 1, 32)[0]).item() == 1
+    views, labels = printed_in_the_photo_benchmark_s_fonts()
+    assert judged(judge, views, labels) >= 0.9  # 93.3% (56 of 60); a judge of the split alone: 66.7%
 
 
 @pytest.mark.slow
