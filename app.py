@@ -41,7 +41,7 @@ from callbacks import (
 )
 from examples import write_examples
 from train.live import PRESETS, RunRequest, TrainingService, default_weight
-from training_callbacks import RUN_HEADERS, TRAINING_DATASETS, TrainingTab, weight_field, weight_label
+from training_callbacks import RUN_HEADERS, TRAINING_DATASETS, TrainingTab, loss_figure, weight_field, weight_label
 from vae_models import MODEL_TYPES, resolve_device
 from vae_models.catalog import Catalog
 from vae_models.images import MAX_FILE_BYTES
@@ -629,7 +629,9 @@ def _train_tab(page: Page, training: TrainingTab) -> None:
                 status = page.status()
                 line = gr.Markdown("no run yet", elem_id="training-line")
             with gr.Column(scale=2):
-                curves = gr.Plot(label="Loss terms", elem_id="training-curves")
+                # A figure from the start, so the browser loads plotly when the tab opens, not while
+                # the first steps arrive (it held the page's thread 1.3 s then, and the timer's ticks).
+                curves = gr.Plot(loss_figure({}), label="Loss terms", elem_id="training-curves")
                 bars = gr.Plot(label="Information per latent")
                 with gr.Row():
                     samples = _image("Prior samples", height=300)

@@ -61,6 +61,9 @@ def loss_figure(log: dict[str, list[float]]) -> go.Figure:
     for column, term in enumerate(terms, start=1):
         figure.add_trace(go.Scatter(x=log["step"], y=log[term], mode="lines", name=term), row=1, col=column)
     figure.update_layout(height=260, showlegend=False, margin={"t": 40, "b": 30, "l": 40, "r": 10})
+    if not terms:  # before the first steps: the title alone, not axes with nothing on them
+        figure.update_xaxes(visible=False).update_yaxes(visible=False)
+        figure.update_layout(plot_bgcolor="rgba(0,0,0,0)")
     return figure
 
 

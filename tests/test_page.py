@@ -827,6 +827,9 @@ def _train_panel(ui: UI):
 def _start_run(ui: UI, steps: int, latents: int | None = None) -> None:
     """Fill the Train tab's form (digits and vanilla_vae, as it opens) and press Train."""
     ui.open_tab("Train")
+    # The curves' placeholder is drawn as the tab opens: plotly's first load held the page's thread
+    # for over a second, which, while a run started, delayed the timer's ticks.
+    expect(ui.page.locator("#training-curves .js-plotly-plot")).to_be_visible()
     panel = _train_panel(ui)
     expect(panel.get_by_role("combobox", name="Model", exact=True)).to_have_value("vanilla_vae")
     expect(panel.get_by_role("radio", name="digits", exact=True)).to_be_checked()

@@ -33,7 +33,9 @@ def test_the_loss_figure_has_one_panel_per_loss_term():
     figure = loss_figure(log | {"loss": [500.0, 400.0], "reconstruction": [480.0, 390.0], "kl": [20.0, 10.0]})
     assert [trace.y for trace in figure.data] == [(500.0, 400.0), (480.0, 390.0), (20.0, 10.0)]
     assert [annotation.text for annotation in figure.layout.annotations] == ["loss", "reconstruction", "kl"]
-    assert loss_figure({}).layout.annotations[0].text == "waiting for the first steps"
+    waiting = loss_figure({})
+    assert waiting.layout.annotations[0].text == "waiting for the first steps"
+    assert waiting.layout.xaxis.visible is False and waiting.layout.yaxis.visible is False  # no empty axes
 
 
 def test_inactive_latents_are_grey_in_the_information_figure():
