@@ -259,7 +259,16 @@ def test_dataloader_batches_through_getitems(monkeypatch):
 
 
 def test_argument_checks():
-    assert DATASETS == ("digits", "dsprites", "mnist", "fashion_mnist", "celeba", "folder")
+    assert DATASETS == (
+        "digits",
+        "dsprites",
+        "mnist",
+        "mnist-full",
+        "fashion_mnist-full",
+        "kmnist-full",
+        "celeba",
+        "folder",
+    )
     with pytest.raises(ValueError, match="name"):
         load_dataset("cifar10")
     with pytest.raises(ValueError, match="split"):
@@ -305,18 +314,18 @@ def no_network(monkeypatch):
     monkeypatch.setattr(urllib.request, "urlopen", refuse)
 
 
-@pytest.mark.parametrize("name, folder", [("mnist", "MNIST"), ("fashion_mnist", "FashionMNIST")])
+@pytest.mark.parametrize(
+    "name, folder", [("mnist-full", "MNIST"), ("fashion_mnist-full", "FashionMNIST"), ("kmnist-full", "KMNIST")]
+)
 def test_mnist_like_files_present(tmp_path, no_network, name, folder):
     data = write_mnist(tmp_path, folder)
     for split, prefix in (("train", "train"), ("test", "t10k")):
         dataset = load_dataset(name, split, root=str(tmp_path), download=True)  # present: nothing to fetch
         images, labels = data[prefix]
         assert len(dataset) == len(labels) and dataset.labels.tolist() == labels.tolist()
-        expected = F.interpolate(
-            torch.from_numpy(images).float()[:, None] / 255, size=32, mode="bilinear", align_corners=False
-        )
+        expected = F.pad(torch.from_numpy(images).float()[:, None] / 255, (2, 2, 2, 2))  # 28x28 framed in 32x32
         batch = dataset.__getitems__(list(range(len(dataset))))
-        assert torch.allclose(torch.stack([image for image, _ in batch]), expected.clamp(0, 1))
+        assert torch.equal(torch.stack([image for image, _ in batch]), expected)
         assert (dataset.in_channels, dataset.img_size, len(dataset.class_names)) == (1, 32, 10)
     assert load_dataset(name, root=str(tmp_path), img_size=16)[0][0].shape == (1, 16, 16)
 
@@ -324,20 +333,20 @@ def test_mnist_like_files_present(tmp_path, no_network, name, folder):
 def test_mnist_root_from_environment(tmp_path, monkeypatch):
     write_mnist(tmp_path, "MNIST")
     monkeypatch.setenv("VAE_MODELS_DATA", str(tmp_path))
-    assert len(load_dataset("mnist", "test", download=False)) == 5
+    assert len(load_dataset("mnist-full", "test", download=False)) == 5
 
 
 def test_mnist_missing_without_download(tmp_path):
     with pytest.raises(DatasetUnavailableError) as caught:
-        load_dataset("mnist", root=str(tmp_path), download=False)
+        load_dataset("mnist-full", root=str(tmp_path), download=False)
     message = str(caught.value)
-    for needed in ("mnist", str(tmp_path / "MNIST" / "raw"), "train-images-idx3-ubyte", "download=False"):
+    for needed in ("mnist-full", str(tmp_path / "MNIST" / "raw"), "train-images-idx3-ubyte", "download=False"):
         assert needed in message
 
 
 def test_mnist_missing_and_download_fails(tmp_path, no_network):
     with pytest.raises(DatasetUnavailableError, match="download=True: Error downloading") as caught:
-        load_dataset("fashion_mnist", root=str(tmp_path), download=True)
+        load_dataset("fashion_mnist-full", root=str(tmp_path), download=True)
     assert "network disabled in tests" in str(caught.value)
     assert str(tmp_path / "FashionMNIST" / "raw") in str(caught.value)
 

@@ -256,8 +256,9 @@ def test_mnist_fits_the_ink_to_20_and_centres_its_mass():
     def ell(canvas: ImageDraw.ImageDraw, scale: float) -> None:  # an "L": its mass is off its box's centre
         canvas.line([(300, 100), (300, 500), (460, 500)], fill=255, width=12)
 
-    x, steps = read_into_domain(photo(ell), "mnist", 1, 28)
-    field = x[0, 0].numpy()
+    x, steps = read_into_domain(photo(ell), "mnist", 1, 32)
+    field = x[0, 0, 2:30, 2:30].numpy()  # the 28x28 field within the 32x32 frame
+    assert not x[0, 0, :2].any() and not x[0, 0, 30:].any() and not x[0, 0, :, :2].any() and not x[0, 0, :, 30:].any()
     rows, cols = np.nonzero(field > 0.05)
     assert 19 <= rows.max() - rows.min() + 1 <= 21  # the long side is 20
     assert np.abs(centre_of_mass(field) - 13.5).max() < 0.6
@@ -269,8 +270,8 @@ def test_fashion_mnist_fills_a_solid_item():
     def bag(canvas: ImageDraw.ImageDraw, scale: float) -> None:
         canvas.ellipse((250, 150, 550, 450), outline=255, width=6)
 
-    x, _ = read_into_domain(photo(bag), "fashion_mnist", 1, 28)
-    assert x[0, 0, 14, 14] > 0.9  # the middle of the item is inked, not a hole
+    x, _ = read_into_domain(photo(bag), "fashion_mnist-full", 1, 32)
+    assert x[0, 0, 16, 16] > 0.9  # the middle of the item is inked, not a hole
 
 
 # --- dSprites: kept where it is and at its size -------------------------------------------------------

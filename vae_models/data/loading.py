@@ -1,11 +1,12 @@
 """load_dataset: a data set name -> an ImageDataset of images in [0, 1].
 
-digits and dsprites need no files: scikit-learn ships the digits and dSprites is
-generated. mnist, fashion_mnist and celeba come through torchvision from `root`
-(default $VAE_MODELS_DATA, else ~/.cache/vae_models/data), downloaded there when
-missing if download=True; "folder" is the user's own images, one subfolder per
-class. Files that cannot be found or fetched raise DatasetUnavailableError, whose
-message names the files and where they go.
+digits, dsprites and mnist need no download: scikit-learn ships the digits, dSprites is
+generated, and mnist is 5,000 MNIST digits shipped in this package (vae_models.data.mnist).
+mnist-full, fashion_mnist-full, kmnist-full (all 70,000 of MNIST, Fashion-MNIST, Kuzushiji-MNIST)
+and celeba come through torchvision from `root` (default $VAE_MODELS_DATA, else
+~/.cache/vae_models/data), downloaded there once when missing if download=True and read from there
+after; "folder" is the user's own images, one subfolder per class. Files that cannot be found or
+fetched raise DatasetUnavailableError, whose message names the files and where they go.
 """
 
 from __future__ import annotations
@@ -25,16 +26,24 @@ from ..base import IMAGE_SIZES
 from ..checks import require_choice, require_int
 from .dataset import DatasetUnavailableError, FileImageDataset, ImageDataset, TensorImageDataset
 from .dsprites import DSPRITES_COUNT, IMAGE_SIZE, DSpritesDataset
+from .mnist import MNIST_FRAME, shipped_mnist, to_frame
 
-DATASETS = ("digits", "dsprites", "mnist", "fashion_mnist", "celeba", "folder")
+DATASETS = ("digits", "dsprites", "mnist", "mnist-full", "fashion_mnist-full", "kmnist-full", "celeba", "folder")
 SPLITS = ("train", "test")
 CELEBA_SPLITS = ("train", "valid", "test", "all")  # CelebA's own partition
 DATA_ROOT_ENV = "VAE_MODELS_DATA"
 TEST_FRACTION = 0.15  # digits and folder have no official test set
 DSPRITES_TEST_SIZE = 10_000
-_DEFAULT_SIZES = {"digits": 32, "dsprites": 64, "mnist": 32, "fashion_mnist": 32, "celeba": 64, "folder": 64}
-_CHANNELS = {"digits": 1, "dsprites": 1, "mnist": 1, "fashion_mnist": 1, "celeba": 3}
-_MNIST_LIKE = {"mnist": datasets.MNIST, "fashion_mnist": datasets.FashionMNIST}
+MNIST_TEST_SIZE = 1_000  # of the shipped 5,000: 100 of each digit
+_MNIST_LIKE = {
+    "mnist-full": datasets.MNIST,
+    "fashion_mnist-full": datasets.FashionMNIST,
+    "kmnist-full": datasets.KMNIST,
+}
+_DEFAULT_SIZES = {"digits": 32, "dsprites": 64, "mnist": MNIST_FRAME, "celeba": 64, "folder": 64}
+_DEFAULT_SIZES |= dict.fromkeys(_MNIST_LIKE, MNIST_FRAME)
+_CHANNELS = {"digits": 1, "dsprites": 1, "mnist": 1, "celeba": 3} | dict.fromkeys(_MNIST_LIKE, 1)
+DIGIT_NAMES = [str(digit) for digit in range(10)]
 
 
 def load_dataset(
@@ -52,9 +61,11 @@ def load_dataset(
     dsprites "train" is all 737,280 factor combinations and "test" a seeded 10,000
     of them: disentanglement metrics sample the full factor space, as
     disentanglement_lib does, so the test split only keeps evaluation short.
-    digits and folder are split 85/15 by `seed`, stratified by class. root and
-    download concern the files of mnist, fashion_mnist, celeba and folder;
-    in_channels (1 or 3, default 3) applies to "folder", the others have a fixed count.
+    digits and folder are split 85/15 by `seed`, stratified by class; mnist (the shipped
+    5,000) 4,000/1,000, stratified, by `seed`. The MNIST-like sets serve their 28x28 field
+    padded to 32x32 (vae_models.data.mnist.to_frame). root and download concern the files of
+    the *-full sets, celeba and folder; in_channels (1 or 3, default 3) applies to "folder",
+    the others have a fixed count.
     """
     require_choice("name", name, DATASETS)
     require_choice("split", split, CELEBA_SPLITS if name == "celeba" else SPLITS)
@@ -67,6 +78,8 @@ def load_dataset(
         return _digits(split, size, seed)
     if name == "dsprites":
         return _dsprites(split, seed)
+    if name == "mnist":
+        return _mnist(split, size, seed)
     if name == "folder":
         return _folder(root, split, size, channels, seed)
     folder = Path(root or os.environ.get(DATA_ROOT_ENV) or "~/.cache/vae_models/data").expanduser()
@@ -103,7 +116,29 @@ def _digits(split: str, size: int, seed: int) -> ImageDataset:
         max_value=16,
         name="digits",
         labels=torch.from_numpy(digits.target[keep]),
-        class_names=[str(digit) for digit in range(10)],
+        class_names=DIGIT_NAMES,
+        in_channels=1,
+        img_size=size,
+    )
+
+
+def mnist_split(labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted train and test indices of the shipped MNIST digits: MNIST_TEST_SIZE held out, as many
+    of each digit, drawn by `seed`."""
+    positions = np.arange(len(labels))
+    train, test = train_test_split(positions, test_size=MNIST_TEST_SIZE, random_state=seed, stratify=labels)
+    return np.sort(train), np.sort(test)
+
+
+def _mnist(split: str, size: int, seed: int) -> ImageDataset:
+    images, labels = shipped_mnist()
+    keep = mnist_split(labels, seed)[SPLITS.index(split)]
+    return TensorImageDataset(
+        torch.from_numpy(to_frame(images[keep]))[:, None],
+        max_value=255,
+        name="mnist",
+        labels=torch.from_numpy(labels[keep]),
+        class_names=DIGIT_NAMES,
         in_channels=1,
         img_size=size,
     )
@@ -121,13 +156,15 @@ def _mnist_like(name: str, root: Path, split: str, size: int, download: bool) ->
     raw = root / cls.__name__ / "raw"
     files = ", ".join(Path(file).stem for file, _ in cls.resources)
     how = f"Put {files} (gunzipped) in {raw}"
+    if name == "mnist-full":
+        how = f"For MNIST offline, use the dataset 'mnist' (5,000 MNIST digits shipped with the package). {how}"
     source = _fetch(name, root, download, how, lambda: cls(str(root), train=split == "train", download=download))
     return TensorImageDataset(
-        source.data[:, None],
+        torch.from_numpy(to_frame(source.data.numpy()))[:, None],
         max_value=255,
         name=name,
         labels=source.targets,
-        class_names=[str(digit) for digit in range(10)] if name == "mnist" else source.classes,
+        class_names=DIGIT_NAMES if name == "mnist-full" else source.classes,
         in_channels=1,
         img_size=size,
     )

@@ -10,8 +10,10 @@ models answer it with a blob. So each data set says how an outside image enters 
   ink coverage, since the UCI writers' pens were thick.
 - dsprites: the shape as a binary 64x64 frame, left where it is and at its size, because position
   and scale are the data set's factors.
-- mnist, fashion_mnist: MNIST's recipe: the ink fitted to 20x20 keeping its aspect (grey levels
-  from the resampling), its centre of mass put at the centre of 28x28.
+- mnist, mnist-full, fashion_mnist-full: MNIST's recipe: the ink fitted to 20x20 keeping its
+  aspect (grey levels from the resampling), its centre of mass put at the centre of 28x28, that
+  field padded to the 32x32 frame the data sets serve. A digit already in MNIST's frame (an MNIST
+  digit saved as a 28x28 image) is kept as it is.
 - celeba, folder: centre-cropped to a square and resized, as their training transform does.
 
 The ink is separated from the paper under uneven light for dark-on-light and light-on-dark images
@@ -37,6 +39,7 @@ from torchvision import transforms
 
 from ..images import ImageInputError, to_model_input
 from .dataset import TensorImageDataset
+from .mnist import MNIST_FIELD, to_frame
 
 WORK_SIDE = 640  # the photo's long side is reduced to at most this before any analysis
 MIN_INK_CONTRAST = 0.15  # ink is at least this much darker (or lighter) than the paper around it
@@ -52,11 +55,11 @@ DIGITS_INK_COVERAGE = 0.305
 # How many box pixels across a loop keeps when strokes are thickened: 2 can close in the fitting's
 # resampling, and a 2-pixel loop may then vanish into one 4x4 block's count.
 LOOP_ACROSS = 3
-MNIST_BOX, MNIST_FIELD = 20, 28
+MNIST_BOX = 20
 # MNIST's mean pixel (0.1307 over 28x28, the figure everyone normalises with) as a share of the 20x20 box.
 MNIST_INK_COVERAGE = 0.1307 * MNIST_FIELD**2 / MNIST_BOX**2
 DSPRITES_SIDE = 64
-LIGHT_ON_DARK_DATASETS = ("digits", "dsprites", "mnist", "fashion_mnist")
+LIGHT_ON_DARK_DATASETS = ("digits", "dsprites", "mnist", "mnist-full", "fashion_mnist-full", "kmnist-full")
 _ORIENTATION_TAG = 0x0112
 _UPRIGHT = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -444,7 +447,12 @@ def _mnist_like(
 ) -> tuple[Tensor, list[str]]:
     """MNIST: the ink fitted to 20x20 keeping its aspect, grey where a pixel is partly inked, and
     moved so that its centre of mass is the centre of 28x28. Pen strokes are brought to MNIST's ink
-    coverage first; Fashion-MNIST's solid items are filled in instead."""
+    coverage first; Fashion-MNIST's solid items are filled in instead. A digit already in MNIST's
+    frame is kept as it is (`_in_mnist_frame`). The 28x28 field is padded to the 32x32 frame."""
+    framed = _in_mnist_frame(image) if thicken else None
+    if framed is not None:
+        steps = ["already a digit in MNIST's 28×28 frame, fitted to 20×20 and centred by its mass: kept as it is"]
+        return _as_training(to_frame(framed), 255, name, in_channels, img_size), steps
     ink = _read_ink(image, "ink" if thicken else "item")
     steps = list(ink.steps)
     if thicken:
@@ -457,7 +465,40 @@ def _mnist_like(
     centre = (MNIST_FIELD - 1) / 2
     field = _place(fitted, MNIST_FIELD, round(centre - rows), round(centre - cols))
     steps.append(f"fitted to {MNIST_BOX}×{MNIST_BOX} keeping its aspect, centre of mass put at the centre of 28×28")
-    return _as_training(np.round(field * 255), 255, name, in_channels, img_size), steps
+    steps.append("padded to the 32×32 frame the MNIST data sets serve")
+    return _as_training(to_frame(np.round(field * 255)), 255, name, in_channels, img_size), steps
+
+
+def _in_mnist_frame(image: Image.Image) -> np.ndarray | None:
+    """The image's grey levels (uint8 [28, 28], ink light on black) when it is already a digit as
+    MNIST made them, else None.
+
+    That is: 28x28, upright, grey, its background (the median pixel) exactly black, or exactly white
+    for a digit saved inverted; its ink 19 or 20 pixels along its longer side (every one of the
+    shipped 5,000 is) and its centre of mass within a pixel of the field's centre (MNIST moved each
+    digit by whole pixels to put it there). Such an image is MNIST's frame already, and the recipe,
+    which binarises the ink, would only lose its grey levels.
+    """
+    if image.size != (MNIST_FIELD, MNIST_FIELD) or image.getexif().get(_ORIENTATION_TAG, 1) != 1:
+        return None
+    if image.mode == "F":
+        grey = np.round(np.clip(np.asarray(image, dtype=np.float32), 0, 1) * 255).astype(np.uint8)
+    else:
+        channels = np.asarray(image.convert("RGB"), dtype=np.uint8)
+        if (channels != channels[..., :1]).any():  # colour: not an MNIST digit
+            return None
+        grey = channels[..., 0]
+    background = int(np.median(grey))
+    if background not in (0, 255):
+        return None
+    digit = grey if background == 0 else 255 - grey
+    rows, cols = np.nonzero(digit)
+    if rows.size == 0 or max(rows.max() - rows.min(), cols.max() - cols.min()) + 1 not in (MNIST_BOX - 1, MNIST_BOX):
+        return None
+    centre = (MNIST_FIELD - 1) / 2
+    if np.abs(np.asarray(ndimage.center_of_mass(digit.astype(np.float64))) - centre).max() > 1 + 1e-6:
+        return None
+    return digit
 
 
 def _dsprites(image: Image.Image, in_channels: int, img_size: int) -> tuple[Tensor, list[str]]:
@@ -524,7 +565,8 @@ _RECIPES: dict[str, _Recipe] = {
     "digits": _digits,
     "dsprites": _dsprites,
     "mnist": functools.partial(_mnist_like, name="mnist", thicken=True),
-    "fashion_mnist": functools.partial(_mnist_like, name="fashion_mnist", thicken=False),
+    "mnist-full": functools.partial(_mnist_like, name="mnist-full", thicken=True),
+    "fashion_mnist-full": functools.partial(_mnist_like, name="fashion_mnist-full", thicken=False),
     "celeba": _centre_crop,
     "folder": _centre_crop,
 }
