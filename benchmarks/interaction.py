@@ -1,6 +1,6 @@
 """How fast the page answers: each app action in-process, and end to end over loopback.
 
-In-process calls the same callbacks the page's events call (callbacks.Explorer). End to end adds
+In-process calls the same callbacks the page's events call (the explorer's tabs). End to end adds
 the queue, the HTTP round trip and the PNG download, measured two ways against one server:
 through gradio_client, as a script calls the app, and over gradio's HTTP API with the
 server-sent events read as they arrive, as the page does. gradio_client 2.x waits for
@@ -52,22 +52,25 @@ def actions(call: Callable[..., object], name: str, latent_dim: int, upload: str
 
 
 def in_process(checkpoints: str, runs: int) -> tuple[str, dict[str, Timing]]:
-    from callbacks import Explorer
+    from explorer import Explorer, page_tabs
+    from train.live import TrainingService
     from vae_models.catalog import Catalog
 
     explorer = Explorer(Catalog.build(checkpoints))
     name = pick_model(explorer.catalog.names)
     info = explorer.catalog.info(name)
-    methods = {
-        "decode": explorer.decode,
-        "traverse": explorer.traverse,
-        "sample": explorer.sample,
-        "reconstruct": explorer.reconstruct,
-        "latent_map": explorer.latent_map,
-        "decode_point": explorer.decode_point,
-        "manifold": explorer.manifold,
-    }
     with tempfile.TemporaryDirectory() as tmp:
+        tabs = {tab.id: tab for tab in page_tabs(explorer, TrainingService(Path(tmp)))}
+        traverse, latent_map = tabs["traverse"], tabs["latent-map"]
+        methods = {
+            "decode": traverse.decode,
+            "traverse": traverse.traverse,
+            "sample": tabs["sample"].sample,
+            "reconstruct": tabs["reconstruct"].reconstruct,
+            "latent_map": latent_map.latent_map,
+            "decode_point": latent_map.decode_point,
+            "manifold": latent_map.manifold,
+        }
         upload = example_image(Path(tmp), info.config.get("img_size", 64))
         measured = actions(lambda api, *args: methods[api](*args), name, info.latent_dim, upload)
         return name, {label: time_calls(fn, runs) for label, fn in measured.items()}

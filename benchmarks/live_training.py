@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from app import LIVE_SECONDS
+from explorer.train import LIVE_SECONDS
 from train.checkpointing import read_progress
 from train.live import ENDED, PRESETS, LiveRun, RunRequest, TrainingService
 from vae_models.checkpoint import read_metrics

@@ -36,7 +36,7 @@ import torch
 from PIL import Image
 from scipy import ndimage
 
-from callbacks import CANVAS_SIDE, drawing_on_paper
+from explorer.canvas import CANVAS_SIDE, drawing_on_paper
 from vae_models.data import read_into_domain, render_dsprites
 from vae_models.data.dsprites import DSPRITES_FACTOR_SIZES, DSPRITES_SHAPES, IMAGE_SIZE, dsprites_factor_values
 from vae_models.images import ImageInputError, label_rows, read_image, to_pil
@@ -143,7 +143,7 @@ def hand_traced(edge: np.ndarray, side: int, rng: np.random.Generator) -> np.nda
 
 def traced(sprite: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
     """The sprite's outline drawn by hand on the page's canvas, as a PNG: the pen's centre on the
-    shape's edge, not filled, drawn on paper by the page's own code (callbacks.drawing_on_paper) as
+    shape's edge, not filled, drawn on paper by the page's own code (explorer.canvas.drawing_on_paper) as
     the strokes a visitor's canvas sends."""
     path = hand_traced(boundary(enlarged(sprite, CANVAS_SIDE * 4)) / 4, CANVAS_SIDE, rng)
     brush = int(rng.integers(BRUSH_SIZES[0], BRUSH_SIZES[1] + 1))

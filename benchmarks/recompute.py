@@ -11,7 +11,7 @@ import argparse
 import statistics
 import time
 
-from callbacks import TSNE_MAX_POINTS, TSNE_PAGE_ITERATIONS, fresh_map
+from explorer.maps import TSNE_MAX_POINTS, TSNE_PAGE_ITERATIONS, fresh_map
 from vae_models.checkpoint import load_latent_cache
 
 

@@ -1,7 +1,7 @@
 () => {
   // A click anywhere inside the latent map's plotting area (on a point or between points) is turned
   // into the map's own coordinates through plotly's axes, kept, and handed to "Decode this point",
-  // whose event takes it in place of the x and y fields (app.py: TAKE_MAP_CLICK). A drag still zooms.
+  // whose event takes it in place of the x and y fields (explorer/latent_map.py: TAKE_MAP_CLICK). A drag still zooms.
   let mapClick = null;
   window.vaeTakeMapClick = () => {
     const point = mapClick;

@@ -1,10 +1,10 @@
-"""The explorer's figures (vae_models.figures): the latent map, the KL bar chart and the mutual
+"""The explorer's figures (explorer.figures): the latent map, the KL bar chart and the mutual
 information heatmap, checked through the plotly objects they return."""
 
 import numpy as np
 import plotly.graph_objects as go
 
-from vae_models import figures
+from explorer import figures
 
 
 def test_latent_map_has_one_trace_per_category_present_and_the_highlight():

@@ -14,7 +14,7 @@ import io
 from PIL import Image, ImageDraw
 from torch import Tensor
 
-from .images import to_pil
+from vae_models.images import to_pil
 
 MAX_FRAMES = 512
 PROGRESS_BAR_PX = 3

@@ -1,5 +1,5 @@
-"""The Train tab's callbacks: start, watch, stop and resume training runs (train.live), and make an
-evaluated run one of the page's models.
+"""Train: start, watch, stop and resume training runs (train.live), and make an evaluated run one of
+the page's models.
 
 Each visitor's runs are theirs: the service keys them by the browser session, and a run joins the
 catalog as a private model that only its session's model picker lists. Small pure functions turn
@@ -18,7 +18,6 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from callbacks import Explorer, display, output_file, user_errors
 from train.hub import UPLOAD_IGNORE, push_folder
 from train.live import (
     ENDED,
@@ -38,6 +37,12 @@ from vae_models.catalog import read_info
 from vae_models.checkpoint import load_latent_cache
 from vae_models.metrics import latents_in_use
 
+from .common import display, output_file, user_errors
+from .components import IMAGE_TYPES, UI_ONLY, Tab, picture, reveal
+from .page import Page
+from .state import Explorer
+
+LIVE_SECONDS = 1.5  # how often the Train tab asks for news of a run: updates stay under 3 s apart with jitter
 LOSS_COLUMNS_SKIPPED = ("step", "epoch", "lr", "images_per_sec")
 RUN_HEADERS = ["run", "state", "saved at step", "test reconstruction (nats)", "KL (nats)", "latents in use", "as asked"]
 TRAINING_DATASETS = {"digits": "digits", "dSprites": "dsprites", "your images": "folder"}
@@ -147,13 +152,70 @@ def run_archive(run: LiveRun) -> str:
     return output_file(buffer.getvalue(), ".zip")
 
 
-class TrainingTab:
+class TrainingTab(Tab):
     """The Train tab over a `TrainingService`; evaluated runs join the explorer's catalog."""
 
+    id, title = "train", "Train"
+
     def __init__(self, explorer: Explorer, service: TrainingService) -> None:
-        self.explorer, self.service = explorer, service
+        super().__init__(explorer)
+        self.service = service
         self.model_names: dict[str, str] = {}  # run id -> its name in the catalog, as last evaluated
         service.on_delete.append(self._forget)
+
+    def layout(self, page: Page) -> None:
+        gr.Markdown(
+            "Train a VAE here and watch it learn. A run takes one core; one run trains at a time on this server "
+            "and others wait their turn. Your runs are yours alone, and an evaluated run joins the model picker "
+            "above, so every tab works on it."
+        )
+        with gr.Row():
+            with gr.Column(scale=1, min_width=320):
+                self.preset = gr.Dropdown(list(PRESETS), value=None, label="Preset: runs that teach one thing")
+                self.preset_button = gr.Button("Train the preset's runs")
+                self.form = training_form()
+                with gr.Row():
+                    self.start_button = gr.Button("Train", variant="primary")
+                    self.stop_button = gr.Button("Stop")
+                    self.resume_button = gr.Button("Resume")
+                self.status = page.status()
+                self.line = gr.Markdown("no run yet", elem_id="training-line")
+            with gr.Column(scale=2):
+                # A figure from the start, so the browser loads plotly when the tab opens, not while
+                # the first steps arrive (it held the page's thread 1.3 s then, and the timer's ticks).
+                self.curves = gr.Plot(loss_figure({}), label="Loss terms", elem_id="training-curves")
+                self.bars = gr.Plot(label="Information per latent")
+                with gr.Row():
+                    self.samples = picture("Prior samples", height=300)
+                    self.reconstructions = picture("Test images and their reconstructions", height=300)
+        self.runs = gr.Dataframe(headers=RUN_HEADERS, label="Your runs", interactive=False, elem_id="training-runs")
+        self.compared = gr.Plot(label="Your evaluated runs side by side", visible=False)
+        with gr.Row():
+            self.download_button = gr.Button("Download the latest evaluated run (zip)")
+            self.archive = gr.File(label="Run", visible=False)
+        with gr.Accordion("Push the latest evaluated run to the Hugging Face Hub", open=False):
+            self.repo_id = gr.Textbox(label="Repo (OWNER/NAME)")
+            self.token = gr.Textbox(label="Token with write access (used once, never stored)", type="password")
+            self.push_button = gr.Button("Push")
+            self.pushed = gr.Markdown()
+        self.timer = gr.Timer(LIVE_SECONDS, active=False)
+        self.picker = page.model
+
+    def wire(self, page: Page) -> None:
+        started = [self.line, self.timer]
+        page.report(self.start_button.click(self.start, self.form, started, api_name="train"), self.status)
+        preset = self.preset_button.click(self.start_preset, [self.preset], started, api_name="train_preset")
+        page.report(preset, self.status)
+        page.report(self.stop_button.click(self.stop, None, [self.line], api_name="train_stop"), self.status)
+        page.report(self.resume_button.click(self.resume, None, started, api_name="train_resume"), self.status)
+        live = [self.line, self.curves, self.bars, self.samples, self.reconstructions, self.runs, self.picker]
+        self.timer.tick(self.view, None, [*live, self.compared, self.timer], api_name="train_status", queue=False)
+        download = self.download_button.click(self.download, None, [self.archive], api_name="train_download")
+        page.report(download, self.status)
+        reveal([self.download_button.click], self.archive)
+        pushed = self.push_button.click(self.push, [self.repo_id, self.token], [self.pushed], api_name="train_push")
+        page.report(pushed, self.status)
+        page.demo.unload(self.close)
 
     @user_errors
     def start(
@@ -209,32 +271,29 @@ class TrainingTab:
         messages = [self.service.resume(owner, run.id) for run in stopped]
         return messages[-1], gr.Timer(active=True)
 
-    def view(self, request: gr.Request) -> tuple[Any, ...]:
+    def view(self, request: gr.Request) -> dict:
         """Everything live: the current run's line, curves, bars and grids; the table and side-by-side
         figure of the visitor's runs; the model picker once a run is evaluated; and whether to keep polling."""
         runs = self.service.runs_of(request.session_hash)
         if not runs:
-            return ("no run yet", *[gr.skip()] * 7, gr.Timer(active=False))
+            return {self.line: "no run yet", self.timer: gr.Timer(active=False)}
         current = next((run for run in runs if run.state not in ENDED), runs[-1])
         log = current.log()
+        updates = {
+            self.line: f"**{current.title}**  \n{progress_line(current, log, self.service.place(current))}",
+            self.curves: loss_figure(log),
+            self.runs: [run_row(run) for run in runs],
+            self.timer: gr.Timer(active=any(run.state not in ENDED for run in runs)),
+        }
         snapshot = self.service.snapshot(current)
-        live = [gr.skip()] * 3
         if snapshot is not None:
-            live = [
-                information_figure(snapshot.information, snapshot.active, snapshot.unit),
-                display(snapshot.samples, nrow=6),
-                display(snapshot.reconstructions, nrow=4),
-            ]
-        busy = any(run.state not in ENDED for run in runs)
-        joined = [self._register(run) for run in runs if run.has_model and run.state in ENDED]
-        return (
-            f"**{current.title}**  \n{progress_line(current, log, self.service.place(current))}",
-            loss_figure(log),
-            *live,
-            [run_row(run) for run in runs],
-            *((self._picker(runs), gr.Plot(runs_figure(runs), visible=True)) if any(joined) else [gr.skip()] * 2),
-            gr.Timer(active=busy),
-        )
+            updates[self.bars] = information_figure(snapshot.information, snapshot.active, snapshot.unit)
+            updates[self.samples] = display(snapshot.samples, nrow=6)
+            updates[self.reconstructions] = display(snapshot.reconstructions, nrow=4)
+        if any([self._register(run) for run in runs if run.has_model and run.state in ENDED]):
+            updates[self.picker] = self._picker(runs)
+            updates[self.compared] = gr.Plot(runs_figure(runs), visible=True)
+        return updates
 
     def close(self, request: gr.Request) -> None:
         """The visitor's page has closed: stop what it was training and drop what it queued."""
@@ -285,3 +344,25 @@ class TrainingTab:
     def _forget(self, run: LiveRun) -> None:
         if (name := self.model_names.pop(run.id, None)) is not None:
             self.explorer.forget(name)
+
+
+def training_form() -> list[gr.components.Component]:
+    """The model, its data and the optimiser: the defaults train a digits model in about a minute."""
+    model_type = gr.Dropdown(sorted(MODEL_TYPES), value="vanilla_vae", label="Model")
+    dataset = gr.Radio(list(TRAINING_DATASETS), value="digits", label="Data")
+    uploads = gr.File(
+        label="Your images: a zip (one folder per class, or none) or several files",
+        file_count="multiple",
+        file_types=[".zip", *IMAGE_TYPES],
+        type="filepath",
+        visible=False,
+    )
+    latent_dim = gr.Slider(2, 32, value=8, step=1, label="Latents")
+    weight = gr.Number(default_weight("vanilla_vae", "digits"), label=weight_label("vanilla_vae"))
+    with gr.Row():
+        steps = gr.Number(RunRequest.steps, label="Steps", precision=0)
+        batch_size = gr.Number(RunRequest.batch_size, label="Batch size", precision=0)
+        lr = gr.Number(RunRequest.lr, label="Learning rate")
+    dataset.change(lambda d: gr.File(visible=d == "your images"), [dataset], [uploads], **UI_ONLY)
+    gr.on([model_type.change, dataset.change], weight_field, [model_type, dataset], [weight], **UI_ONLY)
+    return [model_type, dataset, uploads, latent_dim, weight, steps, batch_size, lr]

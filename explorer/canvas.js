@@ -1,11 +1,11 @@
-// The Reconstruct tab's drawing canvas (app.py: _canvas), run by gr.HTML with `element`, `props`,
+// The Reconstruct tab's drawing canvas (explorer/canvas.py: canvas), run by gr.HTML with `element`, `props`,
 // `trigger` and `server`. The page draws each stroke itself as the pointer moves (mouse, pen or
 // finger). When a stroke ends, the strokes (a few hundred numbers, no picture) go two ways:
-// - to the server function preview_drawing (callbacks.Explorer): one small request outside the
+// - to the server function preview_drawing (explorer/canvas.py): one small request outside the
 //   queue, whose answer, the model's view and reconstruction inline, is shown beside the canvas;
 // - then as the component's value, by an "input" event, which updates the tab's panels, the upload,
 //   the latent map and Compare.
-// The server draws the same strokes on white paper (callbacks.drawing_on_paper) and reads them like a photo.
+// The server draws the same strokes on white paper (canvas.drawing_on_paper) and reads them like a photo.
 const canvas = element.querySelector(".sketch-canvas");
 const brush = element.querySelector(".sketch-size");
 const context = canvas.getContext("2d");
