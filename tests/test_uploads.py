@@ -16,11 +16,9 @@ import pytest
 from PIL import Image
 from support import encoded, noise_rgb, noted
 
+from train.limits import ENV_MAX_TRAIN_IMAGES, ENV_MAX_UPLOAD_FILES, ENV_MAX_UPLOAD_MB, upload_limits_from_env
 from vae_models.data import UploadError, UploadLimits, load_dataset, unpack_images
 from vae_models.data.uploads import (
-    ENV_MAX_TRAIN_IMAGES,
-    ENV_MAX_UPLOAD_FILES,
-    ENV_MAX_UPLOAD_MB,
     MAX_SIDE,
     MB,
     SKIP_NOT_IMAGE,
@@ -347,16 +345,16 @@ def test_dest_is_left_as_it_was(tmp_path):
 
 
 def test_limits_from_the_environment(tmp_path, monkeypatch):
-    assert UploadLimits.from_env() == UploadLimits()
+    assert upload_limits_from_env() == UploadLimits()
     assert UploadLimits().max_upload_bytes == 50 * MB and UploadLimits().min_images == 10
     monkeypatch.setenv(ENV_MAX_UPLOAD_MB, "2.5")
     monkeypatch.setenv(ENV_MAX_UPLOAD_FILES, " 30 ")
     monkeypatch.setenv(ENV_MAX_TRAIN_IMAGES, "11")
-    limits = UploadLimits.from_env()
+    limits = upload_limits_from_env()
     assert (limits.max_upload_bytes, limits.max_unpacked_bytes) == (round(2.5 * MB), 25 * MB)
     assert (limits.max_files, limits.max_images) == (30, 11)
     upload = make_zip(tmp_path / "z.zip", images("", 12))
-    assert "12 images; the limit is 11" in refusal([upload], tmp_path / "out")  # limits=None reads the environment
+    assert "12 images; the limit is 11" in refusal([upload], tmp_path / "out", limits)
 
 
 @pytest.mark.parametrize(
@@ -372,4 +370,4 @@ def test_limits_from_the_environment(tmp_path, monkeypatch):
 def test_a_malformed_limit_names_its_variable(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=name):
-        UploadLimits.from_env()
+        upload_limits_from_env()

@@ -37,7 +37,7 @@ from vae_models import MODEL_TYPES, load_model
 from vae_models.checkpoint import METRICS_NAME, TRAINING_CONFIG_NAME, WEIGHTS_NAME, read_json_object, write_json
 from vae_models.checks import require_choice, require_float, require_int
 from vae_models.data import DatasetUnavailableError
-from vae_models.data.uploads import UploadError, UploadLimits, unpack_images
+from vae_models.data.uploads import UploadError, unpack_images
 from vae_models.disentanglement import FAST_RECIPE
 from vae_models.distributions import gaussian_kl_per_dim
 from vae_models.metrics import latents_in_use
@@ -46,6 +46,7 @@ from .card import publish
 from .checkpointing import STATE_NAME, read_progress
 from .config import DataSection, TrainingConfig, TrainSection, load_config
 from .evaluate import evaluate_checkpoint
+from .limits import upload_limits_from_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = Path(__file__).resolve().parent / "configs"
@@ -509,7 +510,7 @@ def _read_uploads(request: RunRequest, uploads: Sequence[str | Path], folder: Pa
     training split."""
     if not uploads:
         raise UploadError("upload a zip of images, or several image files, to train on your own images")
-    limits = UploadLimits.from_env()
+    limits = upload_limits_from_env()
     limits = replace(limits, min_images=max(limits.min_images, MIN_TRAINING_IMAGES))
     unpacked = unpack_images(uploads, folder / UPLOAD_FOLDER, limits)
     data = DataSection("folder", root=str(unpacked.root), in_channels=unpacked.in_channels, img_size=FOLDER_SIZE)

@@ -15,14 +15,12 @@ skipped and counted; an RGB image whose pixels are all grey counts as greyscale.
 
 from __future__ import annotations
 
-import math
-import os
 import re
 import shutil
 import unicodedata
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -37,10 +35,7 @@ MB = 2**20
 MAX_SIDE = 256  # longer side of a written image; training uses 128 at most
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 UNLABELLED = "images"  # the one class of an unlabelled upload
-ENV_MAX_UPLOAD_MB = "VAE_EXPLORER_MAX_UPLOAD_MB"
-ENV_MAX_UPLOAD_FILES = "VAE_EXPLORER_MAX_UPLOAD_FILES"
-ENV_MAX_TRAIN_IMAGES = "VAE_EXPLORER_MAX_TRAIN_IMAGES"
-UNPACK_FACTOR = 10  # from_env lets a zip unpack to this many times the upload limit (BMP, TIFF)
+UNPACK_FACTOR = 10  # a zip may unpack to this many times the upload limit (BMP, TIFF)
 RATIO_FLOOR_BYTES = MB  # a smaller member may compress well (a blank BMP) without being a bomb
 DIRECTORY_BYTES_PER_FILE = 1024  # generous: a central-directory entry is 46 bytes plus its name
 SKIP_NOT_IMAGE = "not an image"
@@ -73,22 +68,6 @@ class UploadLimits:
         require_float("max_ratio", self.max_ratio, 1.0)
         require_int("min_images", self.min_images, 1, self.max_images)
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> UploadLimits:
-        """Limits from VAE_EXPLORER_MAX_UPLOAD_MB, _MAX_UPLOAD_FILES and _MAX_TRAIN_IMAGES (unset or
-        empty: the defaults). A malformed value is the host's mistake, not the visitor's, so it raises
-        a plain ValueError naming the variable, at start-up rather than on the first upload."""
-        env = os.environ if environ is None else environ
-        default = cls()
-        upload_mb = _env_number(env, ENV_MAX_UPLOAD_MB, default.max_upload_bytes / MB, float, 1)
-        upload = round(upload_mb * MB)
-        return cls(
-            max_upload_bytes=upload,
-            max_files=_env_number(env, ENV_MAX_UPLOAD_FILES, default.max_files, int, 1),
-            max_unpacked_bytes=UNPACK_FACTOR * upload,
-            max_images=_env_number(env, ENV_MAX_TRAIN_IMAGES, default.max_images, int, default.min_images),
-        )
-
 
 @dataclass
 class UnpackedImages:
@@ -107,9 +86,9 @@ def unpack_images(paths: Sequence[str | Path], dest: str | Path, limits: UploadL
 
     A zip's top-level folders (under one wrapping folder, if any) are its classes; images at its
     top level, or loose files, make one class. dest must be new or empty; on any error it is left
-    as it was. limits defaults to UploadLimits.from_env().
+    as it was. limits defaults to UploadLimits().
     """
-    limits = UploadLimits.from_env() if limits is None else limits
+    limits = UploadLimits() if limits is None else limits
     files = [Path(path) for path in paths]
     _check_upload(files, limits)
     root = Path(dest)
@@ -125,20 +104,6 @@ def unpack_images(paths: Sequence[str | Path], dest: str | Path, limits: UploadL
 
 
 # --- limits and the upload as a whole ------------------------------------------------------
-
-
-def _env_number(env: Mapping[str, str], name: str, default: float, kind: type, low: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value >= low):
-        noun = "an integer" if kind is int else "a number"
-        raise ValueError(f"{name} must be {noun} ≥ {low:g}, got {raw!r}")
-    return value
 
 
 def _check_upload(files: list[Path], limits: UploadLimits) -> None:
