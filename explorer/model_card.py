@@ -8,14 +8,16 @@ from typing import Any, NamedTuple
 import gradio as gr
 
 from vae_models.catalog import ModelInfo
-from vae_models.disentanglement import HEADLINE_METRICS, METRIC_TITLES, disagreements, scoreboard_rows
+from vae_models.disentanglement import HEADLINE_METRICS, disagreements, scoreboard_rows
+from vae_models.metric_registry import METRICS
 
 from . import figures, text
 from .common import user_errors
 from .components import Tab
 from .page import Page
 
-SCOREBOARD_HEADERS = ["model", "recipe", *(METRIC_TITLES[key] for key in HEADLINE_METRICS)]
+SCOREBOARD_HEADERS = ["model", "recipe", *(METRICS[key].title for key in HEADLINE_METRICS)]
+SCOREBOARD_TITLES = {key: METRICS[key].title for key in HEADLINE_METRICS}
 
 
 def information_chart(info: ModelInfo) -> Any:
@@ -61,11 +63,11 @@ class Scores(NamedTuple):
 
 
 class FactorPanels(NamedTuple):
-    """The panels only data with factors fills, shown or hidden (never left empty)."""
+    """Whether to show the panels only data with factors fills (hidden, never left empty)."""
 
-    scoreboard: gr.Column
-    mutual_information: gr.Plot
-    chart: gr.Plot
+    scoreboard: bool
+    mutual_information: bool
+    chart: bool
 
 
 class ModelCardTab(Tab):
@@ -125,7 +127,7 @@ class ModelCardTab(Tab):
             return Scores(
                 None, None, f"_{infos[0].dataset} has no labelled factors: no disentanglement scoreboard._", ""
             )
-        chart = figures.scoreboard_chart(boards, HEADLINE_METRICS, METRIC_TITLES) if boards else None
+        chart = figures.scoreboard_chart(boards, HEADLINE_METRICS, SCOREBOARD_TITLES) if boards else None
         note = text.scoreboard_note(infos, disagreements(boards) if boards else "")
         table = {"headers": SCOREBOARD_HEADERS, "data": scoreboard_table(infos)}
         return Scores(table, chart, note, text.provenance_markdown(infos))
@@ -144,13 +146,10 @@ class ModelCardTab(Tab):
         return any(catalog.info(n).factor_names for n in catalog.same_data(name))
 
     def refresh(self, name: str, values: dict) -> dict:
-        panels = self.factor_panels(name)
-        card = self.model_card(name)
-        mutual_information = gr.Plot(card.mutual_information, visible=panels.mutual_information.visible)
-        chart_shown = panels.chart.visible
-        scores = self.scores(name)
+        shown, card, scores = self.factor_panels(name), self.model_card(name), self.scores(name)
+        mutual_information = gr.Plot(card.mutual_information, visible=shown.mutual_information)
         return (
             self.named(card._replace(mutual_information=mutual_information))
-            | self.named(scores._replace(chart=gr.Plot(scores.chart, visible=chart_shown)))
-            | {self.scoreboard_box: panels.scoreboard}
+            | self.named(scores._replace(chart=gr.Plot(scores.chart, visible=shown.chart)))
+            | {self.scoreboard_box: gr.Column(visible=shown.scoreboard)}
         )

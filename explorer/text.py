@@ -13,33 +13,10 @@ from typing import Any
 
 from vae_models.cartography import Direction
 from vae_models.catalog import ModelInfo
-from vae_models.checkpoint import METRIC_ROWS
-from vae_models.disentanglement import HEADLINE_METRICS, METRIC_MEANINGS, METRIC_TITLES
+from vae_models.disentanglement import HEADLINE_METRICS
+from vae_models.metric_registry import METRICS, TEST_SET_METRICS
 
-# One line each on what a metric of metrics.json means, beside its readable name (METRIC_ROWS).
-METRIC_MEANING = {
-    "test_images": "how many test images the figures below are measured on",
-    "reconstruction_nats": "how far reconstructions are from their images; lower is better",
-    "negative_elbo_nats": "reconstruction + KL: the bound the VAE is trained on; lower is better",
-    "iwae_nll_nats": "a tighter estimate of −log p(x) from 100 importance samples; lower is better",
-    "kl_nats": "how much the codes say about each image, in nats; 0 means the code is ignored",
-    "active_units": "latents whose code moves over the test set; the others do nothing",
-    "mmd_aggregate_posterior": "how far the codes of the test images are from the prior N(0, I); near 0 is a match. "
-    "It is the unbiased estimate (a U-statistic), which can dip slightly below 0 when the two match: "
-    "a small negative value means 'no detectable difference', not an error",
-    "mig": "per factor, the gap between the two latents most informative about it, as a share of its "
-    "entropy, averaged; 1 is perfectly disentangled",
-    "reconstruction_accuracy": "reconstructions an independent classifier still recognises as their class",
-    "reconstruction_accuracy_per_class": "the same, class by class",
-    "reconstruction_iou": "overlap of each reconstruction's pixels with its image's; 1 is exact",
-    "reconstruction_iou_per_class": "the same, class by class",
-    "conditional_accuracy": "samples asked for a class that the classifier gives that class",
-    "sample_frechet_distance": "distance between prior samples and test images in the classifier's features; "
-    "lower is better",
-    "classifier_test_accuracy": "how good that classifier (the judge) is on real test images",
-    "training_seconds": "wall-clock training time",
-}
-EXTRA_ROWS = (("test_images", "test images"), ("training_seconds", "training time (minutes)"))
+PAGE_METRICS = ("test_images", *TEST_SET_METRICS, "training_seconds")  # the card's, with its size and time
 
 
 def number(value: Any) -> str:
@@ -57,11 +34,10 @@ def number(value: Any) -> str:
 def metrics_markdown(metrics: dict[str, Any]) -> str:
     """Every metric a reader is shown, with its unit and a line on what it means."""
     rows = ["| metric | value | what it means |", "| --- | --- | --- |"]
-    for key, label in (*EXTRA_ROWS[:1], *METRIC_ROWS, *EXTRA_ROWS[1:]):
+    for key in PAGE_METRICS:
         if key in metrics:
-            rows.append(
-                f"| {label} | {_value(key, metrics[key], metrics.get('class_names'))} | {METRIC_MEANING[key]} |"
-            )
+            metric, value = METRICS[key], _value(key, metrics[key], metrics.get("class_names"))
+            rows.append(f"| {metric.heading} | {value} | {metric.explained} |")
     return "\n".join(rows) if len(rows) > 2 else "_This checkpoint has no metrics.json: it has not been evaluated._"
 
 
@@ -125,7 +101,7 @@ def provenance_markdown(infos: list[ModelInfo]) -> str:
         for info in infos
         if info.scoreboard and info.scoreboard_provenance
     ]
-    glossary = "\n".join(f"- **{METRIC_TITLES[key]}**: {METRIC_MEANINGS[key]}" for key in HEADLINE_METRICS)
+    glossary = "\n".join(f"- **{METRICS[key].title}**: {METRICS[key].rewards}" for key in HEADLINE_METRICS)
     return f"What each metric rewards:\n\n{glossary}\n\n" + ("\n\n".join(parts) or "_No provenance recorded._")
 
 

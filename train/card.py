@@ -32,7 +32,8 @@ from vae_models.checkpoint import (
     read_metrics,
     write_json,
 )
-from vae_models.disentanglement import HEADLINE_METRICS, METRIC_MEANINGS, METRIC_TITLES
+from vae_models.disentanglement import HEADLINE_METRICS
+from vae_models.metric_registry import METRICS
 from vae_models.metrics import ACTIVE_UNIT_THRESHOLD, COLLAPSED_KL
 
 from .checkpointing import STATE_NAME, read_progress
@@ -210,7 +211,7 @@ def _disentanglement_section(info: ModelInfo) -> str:
     recipe = record["recipe"]
     rows = ["| metric | mean ± sd over seeds | what it rewards |", "| --- | --- | --- |"]
     rows += [
-        f"| {METRIC_TITLES[key]} | {board[key]['mean']:.3f} ± {board[key]['sd']:.3f} | {METRIC_MEANINGS[key]} |"
+        f"| {METRICS[key].title} | {board[key]['mean']:.3f} ± {board[key]['sd']:.3f} | {METRICS[key].rewards} |"
         for key in HEADLINE_METRICS
     ]
     fast = " --fast" if recipe["name"] == "fast" else ""
@@ -233,7 +234,7 @@ def _disentanglement_section(info: ModelInfo) -> str:
 
 def scoreboard_table(folders: list[Path]) -> str:
     """One row per checkpoint with a disentanglement scoreboard, for the README: every metric's mean ± sd."""
-    header = " | ".join(METRIC_TITLES[key] for key in HEADLINE_METRICS)
+    header = " | ".join(METRICS[key].title for key in HEADLINE_METRICS)
     rows = [f"| checkpoint | {header} |", "| --- |" + " --- |" * len(HEADLINE_METRICS)]
     for folder in folders:
         board = read_metrics(folder).get("disentanglement")

@@ -16,6 +16,8 @@ import numpy as np
 import safetensors.torch
 import torch
 
+from .metric_registry import METRICS, TEST_SET_METRICS
+
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 METRICS_NAME = "metrics.json"
@@ -76,30 +78,12 @@ def load_latent_cache(folder: str | Path) -> dict[str, np.ndarray] | None:
 
 
 # Each metric of metrics.json a reader is shown: its key, a readable name with its unit.
-METRIC_ROWS = (
-    ("reconstruction_nats", "test reconstruction error (nats/image)"),
-    ("negative_elbo_nats", "test negative ELBO (nats/image)"),
-    ("iwae_nll_nats", "test NLL, importance-weighted (nats/image)"),
-    ("kl_nats", "KL(q(z\\|x) ‖ p(z)) (nats/image)"),
-    ("active_units", "active units (code variance > 0.01)"),
-    ("mmd_aggregate_posterior", "MMD² of aggregate posterior vs prior"),
-    ("mig", "MIG (disentanglement_lib protocol)"),
-    ("reconstruction_accuracy", "test reconstructions the judge gives their image's class"),
-    ("reconstruction_accuracy_per_class", "… by class"),
-    ("reconstruction_iou", "test reconstructions' pixel overlap with their image (IoU)"),
-    ("reconstruction_iou_per_class", "… by class"),
-    ("conditional_accuracy", "class-conditioned samples classified as asked"),
-    ("sample_frechet_distance", "sample Fréchet distance (classifier features)"),
-    ("classifier_test_accuracy", "judge classifier's test accuracy"),
-)
-
-
 def metrics_table(metrics: dict[str, Any]) -> str:
     """The metrics a reader is shown, as a Markdown table (the model card's and the page's)."""
     rows = ["| metric | value |", "| --- | --- |"]
-    for key, label in METRIC_ROWS:
+    for key in TEST_SET_METRICS:
         if key in metrics:
-            rows.append(f"| {label} | {metric_value(metrics[key], metrics.get('class_names'))} |")
+            rows.append(f"| {METRICS[key].heading} | {metric_value(metrics[key], metrics.get('class_names'))} |")
     return "\n".join(rows) if len(rows) > 2 else "_No metrics.json in this checkpoint._"
 
 

@@ -44,6 +44,7 @@ from sklearn.svm import LinearSVC
 
 from . import __version__
 from .base import BaseVAE
+from .metric_registry import METRICS
 from .metrics import encode_all, mig, mutual_information_matrix
 
 EPSILON = 1e-11  # disentanglement_lib's guard against log 0 in the DCI entropies
@@ -429,28 +430,6 @@ def provenance(recipe: Recipe, factor_names: Sequence[str], continuous: Sequence
 
 # --- the scoreboard as a reader sees it -----------------------------------------------------------
 
-METRIC_TITLES = {
-    "dci_disentanglement": "DCI disentanglement",
-    "dci_completeness": "DCI completeness",
-    "dci_informativeness_test": "DCI informativeness",
-    "factor_vae_eval": "FactorVAE score",
-    "sap": "SAP",
-    "modularity": "modularity",
-    "explicitness": "explicitness",
-    "mig": "MIG",
-}
-# What each metric rewards, in a phrase: why two of them can rank the same models differently.
-METRIC_MEANINGS = {
-    "dci_disentanglement": "each latent's importance for predicting the factors concentrates on one factor",
-    "dci_completeness": "each factor is predicted from one latent",
-    "dci_informativeness_test": "the factors can be predicted from the latents at all",
-    "factor_vae_eval": "fixing one factor quiets one latent more than the others",
-    "sap": "one latent alone predicts a factor much better than the runner-up latent",
-    "modularity": "each latent carries information about at most one factor",
-    "explicitness": "a linear read-out of all latents recovers the factors",
-    "mig": "the latent most informative about a factor beats the runner-up by a large share of its entropy",
-}
-
 
 def scoreboard_rows(boards: dict[str, dict[str, Any]]) -> list[list[Any]]:
     """One row per model ("mean ± sd" per metric), for models whose metrics hold a scoreboard."""
@@ -470,20 +449,20 @@ def disagreements(boards: dict[str, dict[str, Any]]) -> str:
         return "Fewer than two models on this dataset have a scoreboard, so there is nothing to rank."
     best = {key: _clear_winner(boards, key) for key in HEADLINE_METRICS}
     winners = list(dict.fromkeys(name for name in best.values() if name))
-    close = [METRIC_TITLES[key] for key, name in best.items() if name is None]
+    close = [METRICS[key].title for key, name in best.items() if name is None]
     tail = f" Too close to call, within the seeds' spread: {', '.join(close)}." if close else ""
     if len(winners) < 2:
         lead = f"Every metric with a clear winner ranks {winners[0]} first." if winners else "No metric is decisive."
         return lead + tail
     parts = [
-        f"{', '.join(METRIC_TITLES[k] for k in HEADLINE_METRICS if best[k] == name)} rank {name} first"
+        f"{', '.join(METRICS[k].title for k in HEADLINE_METRICS if best[k] == name)} rank {name} first"
         for name in winners
     ]
     first, second = (next(k for k in HEADLINE_METRICS if best[k] == name) for name in winners[:2])
     return (
-        f"The metrics disagree: {'; '.join(parts)}. They measure different things: {METRIC_TITLES[first]} "
-        f"rewards that {METRIC_MEANINGS[first]}, while {METRIC_TITLES[second]} rewards that "
-        f"{METRIC_MEANINGS[second]}.{tail}"
+        f"The metrics disagree: {'; '.join(parts)}. They measure different things: {METRICS[first].title} "
+        f"rewards that {METRICS[first].rewards}, while {METRICS[second].title} rewards that "
+        f"{METRICS[second].rewards}.{tail}"
     )
 
 
