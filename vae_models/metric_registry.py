@@ -17,7 +17,6 @@ class Metric:
     meaning: str  # what it measures, in a phrase a visitor reads beside the figure
     unit: str = ""
     better: str = ""  # "lower", "higher", or "" where neither is (a count, a time)
-    format: str = ".4g"
     title: str = ""  # the scoreboard's short heading
     rewards: str = ""  # for the scoreboard's metrics: what it rewards ("rewards that ...")
 
