@@ -14,9 +14,9 @@ import safetensors.torch
 import torch
 from support import CHECKPOINTS, CVAE, VANILLA
 
+from explorer.train import TrainingTab, information_figure, loss_figure, run_archive, run_row, runs_figure
 from train import hub
 from train.live import FINISHED, LiveRun, TrainingService
-from explorer.train import TrainingTab, information_figure, loss_figure, run_archive, run_row, runs_figure
 
 
 def evaluated_run(tmp_path, name: str, run_id: str = "ab12cd34") -> LiveRun:
