@@ -161,6 +161,9 @@ class TrainingTab(Tab):
         super().__init__(explorer)
         self.service = service
         self.model_names: dict[str, str] = {}  # run id -> its name in the catalog, as last evaluated
+        # run id -> (log rows, checkpoint time) its page was last sent: each poll sends the curves and
+        # the grids only when they changed, so a training run costs the sliders little
+        self.sent: dict[str, tuple] = {}
         service.on_delete.append(self._forget)
 
     def layout(self, page: Page) -> None:
@@ -281,19 +284,28 @@ class TrainingTab(Tab):
         log = current.log()
         updates = {
             self.line: f"**{current.title}**  \n{progress_line(current, log, self.service.place(current))}",
-            self.curves: loss_figure(log),
             self.runs: [run_row(run) for run in runs],
             self.timer: gr.Timer(active=any(run.state not in ENDED for run in runs)),
         }
-        snapshot = self.service.snapshot(current)
-        if snapshot is not None:
+        return updates | self._changed(current, log) | self._joined(runs)
+
+    def _changed(self, run: LiveRun, log: dict[str, list[float]]) -> dict:
+        """The curves and the grids, where they changed since the page was last sent them."""
+        snapshot = self.service.snapshot(run)
+        stamp = (len(log.get("step", [])), run.snapshot_cache[0] if run.snapshot_cache else None)
+        sent, self.sent[run.id] = self.sent.get(run.id, (None, None)), stamp
+        updates = {self.curves: loss_figure(log)} if stamp[0] != sent[0] else {}
+        if snapshot is not None and stamp[1] != sent[1]:
             updates[self.bars] = information_figure(snapshot.information, snapshot.active, snapshot.unit)
             updates[self.samples] = display(snapshot.samples, nrow=6)
             updates[self.reconstructions] = display(snapshot.reconstructions, nrow=4)
-        if any([self._register(run) for run in runs if run.has_model and run.state in ENDED]):
-            updates[self.picker] = self._picker(runs)
-            updates[self.compared] = gr.Plot(runs_figure(runs), visible=True)
         return updates
+
+    def _joined(self, runs: list[LiveRun]) -> dict:
+        """The model picker and the side-by-side figure, once a run has just joined the catalog."""
+        if any([self._register(run) for run in runs if run.has_model and run.state in ENDED]):
+            return {self.picker: self._picker(runs), self.compared: gr.Plot(runs_figure(runs), visible=True)}
+        return {}
 
     def close(self, request: gr.Request) -> None:
         """The visitor's page has closed: stop what it was training and drop what it queued."""
@@ -342,6 +354,7 @@ class TrainingTab(Tab):
         return True
 
     def _forget(self, run: LiveRun) -> None:
+        self.sent.pop(run.id, None)
         if (name := self.model_names.pop(run.id, None)) is not None:
             self.explorer.forget(name)
 

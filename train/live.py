@@ -410,7 +410,8 @@ class TrainingService:
     # --- the supervisor ------------------------------------------------------------------------
 
     def tick(self) -> None:
-        """Advance the running run, start the next one, delete expired ones."""
+        """Advance the running run, start the next one, delete expired ones; then make the running
+        run's grids from its latest checkpoint here, off the page's requests."""
         with self._lock:
             active = self._active()
             if active is not None:
@@ -418,6 +419,8 @@ class TrainingService:
             if self._active() is None and self._queue:
                 self._launch(self._runs[self._queue.popleft()])
             self._expire()
+        if active is not None:
+            self.snapshot(active)
 
     def shutdown(self) -> None:
         """Stop every child process (the server is exiting): no run outlives it."""
