@@ -10,7 +10,8 @@ from sklearn.decomposition import PCA
 
 from benchmarks import arithmetic
 from benchmarks.judge import digits_judge
-from vae_models import animation, cartography
+from explorer import animation
+from vae_models import cartography
 from vae_models.data import load_dataset
 
 
