@@ -22,12 +22,12 @@ import torch
 
 from train.step import cpu_flags, flush_denormals
 
-from . import canvas, data_loading, interaction, photo_digits, photo_sprites, startup, training
+from . import canvas, data_loading, interaction, page, photo_digits, photo_sprites, startup, training
 from .browser import chromium_path
 from .timing import Timing, milliseconds
 
-SECTIONS = ("training", "interaction", "projections", "startup", "data", "own-image")
-QUICK_SECTIONS = SECTIONS[:-1]
+SECTIONS = ("training", "interaction", "projections", "startup", "data", "own-image", "page")
+QUICK_SECTIONS = SECTIONS[:-2]  # own-image and page drive a browser for minutes
 GOALS = {
     "decode one latent (a slider move)": 0.050,
     "prior sample grid of 64": 0.150,
@@ -202,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         "startup": lambda: run_startup(args.checkpoints, args.quick, report),
         "data": lambda: run_data(args.quick, report),
         "own-image": lambda: run_own_image(args.checkpoints, report),
+        "page": lambda: page.section(args.checkpoints, args.quick, report),
     }
     print(f"Machine: {json.dumps(report['machine'])}\n")
     for section in args.only or (QUICK_SECTIONS if args.quick else SECTIONS):
