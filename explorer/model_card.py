@@ -136,9 +136,7 @@ class ModelCardTab(Tab):
         infos = [self.explorer.catalog.info(n) for n in self.explorer.catalog.same_data(name)]
         scored = any(info.scoreboard for info in infos)
         has_mi = self.explorer.catalog.info(name).mutual_information is not None
-        return FactorPanels(
-            gr.Column(visible=self.has_scoreboard(name)), gr.Plot(visible=has_mi), gr.Plot(visible=scored)
-        )
+        return FactorPanels(self.has_scoreboard(name), has_mi, scored)
 
     def has_scoreboard(self, name: str) -> bool:
         """Whether `name`'s data has labelled factors, so that its models can be scored on them."""

@@ -1,6 +1,7 @@
-"""Fixtures shared by the explorer's test modules: the catalog of shipped checkpoints, the app's
-callbacks over it, and a folder of uploads. Each is built once per test session; app and
-vae_models are imported only when a test asks for them, so other modules collect quickly."""
+"""Fixtures shared by the explorer's test modules: the catalog of shipped checkpoints, the page's
+shared state over it (`explorer.state.Explorer`), the page laid out once with every tab, and a
+folder of uploads. Each is built once per test session; explorer and vae_models are imported only
+when a test asks for them, so other modules collect quickly."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ import pytest
 from support import CHECKPOINTS, CVAE, NAMES, VANILLA, dark_on_light, noise_rgb
 
 if TYPE_CHECKING:
-    from callbacks import Explorer
+    import gradio as gr
+
+    from explorer.page import Page
+    from explorer.state import Explorer
     from vae_models.catalog import Catalog
 
 
@@ -33,15 +37,40 @@ def judges(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def explorer(catalog) -> Explorer:
-    from callbacks import Explorer
+def explorer(catalog, tmp_path_factory) -> Explorer:
+    """The page's shared state over the shipped checkpoints, with the example images of each of
+    their datasets (as the app writes them at start-up)."""
+    from explorer.examples import write_examples
+    from explorer.state import Explorer
 
-    return Explorer(catalog)
+    return Explorer(catalog, write_examples(catalog, tmp_path_factory.mktemp("examples")))
+
+
+@pytest.fixture(scope="session")
+def demo(explorer, tmp_path_factory) -> gr.Blocks:
+    """The page built once over `explorer`, its tabs laid out and wired; its training service is
+    never started (no run, no supervisor thread), and nothing is launched."""
+    from explorer import build_app
+    from train.live import TrainingService
+
+    return build_app(explorer, TrainingService(tmp_path_factory.mktemp("runs")))
+
+
+@pytest.fixture(scope="session")
+def page(demo) -> Page:
+    """The Page: `page.tab(id)` is a laid-out tab whose methods are the callbacks."""
+    return demo.page
+
+
+@pytest.fixture(scope="session")
+def tabs(page) -> dict:
+    """Every tab by id, in the page's order."""
+    return page.tabs
 
 
 @pytest.fixture(scope="session")
 def uploads(tmp_path_factory, catalog) -> dict[str, str]:
-    from examples import write_examples
+    from explorer.examples import write_examples
     from vae_models.catalog import Catalog
 
     folder = tmp_path_factory.mktemp("uploads")
