@@ -141,7 +141,7 @@ class Page:
         pending = {"model": model, "code": code} if code is not None else None
         text = "⚠️ " + "; ".join(notes) + "." if notes else ""
         shown = tab or next(iter(self.tabs))
-        return gr.Dropdown(value=model), gr.Tabs(selected=shown), shown, pending, text
+        return gr.update(value=model), gr.Tabs(selected=shown), shown, pending, text
 
 
 def shared_state(
