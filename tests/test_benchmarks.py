@@ -76,6 +76,7 @@ def test_the_judge_s_printed_digits_are_in_faces_the_photo_benchmark_neither_use
     assert not [font for font in fonts if font.startswith((*benchmark_families, "Nimbus"))]
 
 
+@pytest.mark.slow
 def test_the_printed_digits_are_kept_as_read(tmp_path):
     fonts = judge_fonts()[:1]  # made from the URW base 35 (CI installs them)
     views, labels = read_printed_digits(fonts)

@@ -129,12 +129,14 @@ def test_the_gif_has_one_frame_per_image_of_the_asked_size_and_the_frames_are_th
 # --- arithmetic on the shipped models (issue 23's bars) ---------------------------------------------
 
 
+@pytest.mark.slow
 def test_dsprites_factor_directions_move_right_and_grow_the_sprite():
     moves = arithmetic.dsprites_moves()
     assert moves["R² move right"] > 0.9 and moves["R² bigger"] > 0.5
     assert moves["moved right"] >= 0.9 and moves["grew"] >= 0.9
 
 
+@pytest.mark.slow
 def test_digits_three_to_eight_turns_most_threes_into_eights_for_an_independent_judge():
     judge = digits_judge()
     test_images, test_labels = load_dataset("digits", "test", download=False).batch()

@@ -19,6 +19,7 @@ from vae_models import ConditionalVAE
 from vae_models.catalog import Catalog, ModelInfo, discover
 
 
+@pytest.mark.slow
 def test_discover_skips_broken_folders_with_a_warning(tmp_path):
     for name in NAMES:
         (tmp_path / name).symlink_to(CHECKPOINTS / name, target_is_directory=True)
@@ -164,6 +165,7 @@ def hub_outcomes(hub_children):
     return outcomes | {"connections": len(silent.connections)}
 
 
+@pytest.mark.slow
 def test_a_hub_that_never_answers_costs_at_most_the_timeout(hub_outcomes):
     outcome = hub_outcomes["hanging"]
     assert hub_outcomes["connections"] >= 1  # the child did try the silent endpoint
@@ -175,6 +177,7 @@ def test_a_hub_that_never_answers_costs_at_most_the_timeout(hub_outcomes):
     assert outcome["exited_at"] - outcome["done_at"] < 8
 
 
+@pytest.mark.slow
 def test_an_offline_hub_with_an_empty_cache_is_a_warning(hub_outcomes):
     outcome = hub_outcomes["offline"]
     assert outcome["infos"] == [] and outcome["seconds"] < 30

@@ -72,6 +72,7 @@ def noise():
     return all_metrics(noise_codes)
 
 
+@pytest.mark.slow
 def test_the_factors_themselves_score_near_the_top_of_every_metric(identity):
     for key in (
         "dci_disentanglement",
@@ -88,6 +89,7 @@ def test_the_factors_themselves_score_near_the_top_of_every_metric(identity):
     assert (4 + 2 / 3) / 5 - 0.1 < identity["sap"] <= (4 + 2 / 3) / 5 + 0.01
 
 
+@pytest.mark.slow
 def test_a_rotation_loses_disentanglement_but_keeps_the_information(identity, rotated):
     for key in ("dci_disentanglement", "dci_completeness", "sap", "mig"):
         assert rotated[key] < 0.4, key
@@ -98,6 +100,7 @@ def test_a_rotation_loses_disentanglement_but_keeps_the_information(identity, ro
     assert rotated["dci_informativeness_test"] > 0.75
 
 
+@pytest.mark.slow
 def test_pure_noise_sits_at_each_metrics_chance_level(noise):
     for key in ("dci_disentanglement", "dci_completeness", "sap", "mig"):
         assert noise[key] < 0.05, key
@@ -107,6 +110,7 @@ def test_pure_noise_sits_at_each_metrics_chance_level(noise):
     assert noise["explicitness"] == pytest.approx(0.5, abs=0.05)  # a chance ROC AUC
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("codes_of", [identity_codes, rotated_codes], ids=["factors", "rotated"])
 def test_no_metric_depends_on_the_order_or_the_signs_of_the_latents(codes_of, identity, rotated):
     reference = identity if codes_of is identity_codes else rotated
@@ -161,6 +165,7 @@ def test_the_factor_vae_score_prunes_collapsed_latents_and_votes_for_the_quiet_o
     assert nearly_collapsed["factor_vae_eval"] == 1.0 and nearly_collapsed["factor_vae_train"] == 1.0
 
 
+@pytest.mark.slow
 def test_the_scoreboard_reports_mean_and_sample_sd_over_seeds_with_its_provenance():
     def encode(factors):
         return factors / FACTOR_SIZES
@@ -208,6 +213,7 @@ def test_the_scoreboard_rows_and_the_sentence_on_where_the_metrics_disagree():
     assert dis.disagreements(close).startswith("No metric is decisive.")
 
 
+@pytest.mark.slow
 def test_dci_of_several_draws_fitted_side_by_side_equals_each_draw_alone():
     """The scoreboard fits every seed's classifiers in one pool, largest first: each draw's figures
     must still be its own."""

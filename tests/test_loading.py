@@ -421,6 +421,7 @@ def assert_loaded(outcome: dict, expected_digest: dict) -> None:
     assert outcome["digest"] == expected_digest
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", HUB_LOADS)
 def test_hub_load_gives_the_weights_that_were_pushed(hub, online, name):
     expected = HUB_LOADS[name][2]
@@ -452,6 +453,7 @@ def test_hub_cache_has_the_hub_layout(hub, online):
             assert (snapshot / filename).resolve().parent == (repo / "blobs").resolve()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["main", "branch", "commit"])
 def test_offline_loads_come_from_the_cache_without_a_request(hub, offline, name):
     outcomes, requests = offline
@@ -468,6 +470,7 @@ def test_offline_loads_of_what_is_not_cached_are_refused(offline, name):
     assert "not in the local Hub cache" in message and "HF_HUB_OFFLINE" in message
 
 
+@pytest.mark.slow
 def test_an_endpoint_that_refuses_connections(tmp_path):
     # huggingface_hub would retry for 23 s (see hub_stand_in._main); the child skips those sleeps.
     endpoint = f"http://127.0.0.1:{closed_port()}"

@@ -617,6 +617,7 @@ def test_likelihood_metrics_run_for_models_whose_weights_are_not_float32(dtype):
     assert math.isfinite(metrics["iwae_nll_nats"])
 
 
+@pytest.mark.slow
 def test_the_judge_classifier_learns_the_digits_and_is_deterministic():
     from vae_models.classifier import train_classifier
     from vae_models.data import load_dataset
@@ -671,6 +672,7 @@ def test_is_binary():
     assert is_binary(torch.tensor([0.0, 1.0, 1.0])) and not is_binary(torch.tensor([0.0, 0.5]))
 
 
+@pytest.mark.slow
 def test_the_cached_t_sne_is_open_tsne_s_default_fit():
     # What `python -m train.evaluate` writes to the latent cache; the page's stepped version may differ.
     from openTSNE import TSNE

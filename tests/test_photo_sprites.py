@@ -67,6 +67,7 @@ def test_the_bar_needs_both_shares():
     assert not meets_bar(summary(np.array([[0.5, 0]] * 18 + [[0.5, 2]] * 2)))
 
 
+@pytest.mark.slow
 def test_the_photos_are_the_same_for_a_seed_and_take_turns():
     first, again = make_photos(2, seed=5), make_photos(2, seed=5)
     assert [photo.data for photo in first] == [photo.data for photo in again]
@@ -85,6 +86,7 @@ def read_photos():
     return photos, errors(views, truths, photos)
 
 
+@pytest.mark.slow
 def test_photographed_sprites_keep_their_position_and_scale(read_photos):
     photos, judged = read_photos
     for photo, (px, steps) in zip(photos, judged, strict=True):

@@ -217,6 +217,7 @@ def test_a_speck_is_refused_with_a_clear_message():
         read_into_domain(photo(dot), "digits", 1, 32)
 
 
+@pytest.mark.slow
 def test_a_12_megapixel_photo_reads_the_same_and_fast():
     small, _ = counts(photo(TALL_BOX))
     big = photo(TALL_BOX, size=(4000, 3000))
@@ -391,6 +392,7 @@ def elbo(model: ConditionalVAE, x: torch.Tensor) -> torch.Tensor:
     return result
 
 
+@pytest.mark.slow
 def test_one_sample_gives_the_elbo_on_average(tiny):
     model, x = tiny
     draws = model.class_log_likelihoods(x.repeat_interleave(2000, 0), samples=1).view(2, 2000, -1)
@@ -398,6 +400,7 @@ def test_one_sample_gives_the_elbo_on_average(tiny):
     assert ((mean - elbo(model, x)).abs() < 4 * error).all()
 
 
+@pytest.mark.slow
 def test_many_samples_reach_the_brute_force_evidence_that_bounds_the_elbo(tiny):
     model, x = tiny
     truth = log_evidence(model, x)
@@ -405,6 +408,7 @@ def test_many_samples_reach_the_brute_force_evidence_that_bounds_the_elbo(tiny):
     assert (model.class_log_likelihoods(x, samples=4096) - truth).abs().max() < 0.02
 
 
+@pytest.mark.slow
 def test_the_posterior_is_the_brute_force_posterior(tiny):
     model, x = tiny
     posterior = model.class_posterior(x, samples=4096)
@@ -422,12 +426,14 @@ def test_an_untrained_model_gives_a_distribution_and_the_same_one_each_time():
     assert model.class_posterior(x[:0]).shape == (0, 10)
 
 
+@pytest.mark.slow
 def test_the_shipped_cvae_reads_the_class_of_test_digits():
     model = load_model(CHECKPOINTS / CVAE, device="cpu")
     images, labels = load_dataset("digits", "test", download=False).batch()
     assert (model.class_posterior(images[:100]).argmax(1) == labels[:100]).float().mean() >= 0.95
 
 
+@pytest.mark.slow
 def test_the_photo_digits_benchmark_makes_the_same_readable_photos_for_a_seed():
     first, again = make_photos(10, seed=3), make_photos(10, seed=3)
     assert [photo.jpeg for photo in first] == [photo.jpeg for photo in again]

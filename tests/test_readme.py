@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -18,6 +19,7 @@ def model_example() -> str:
     return next(block for block in python_blocks() if "load_model" in block)
 
 
+@pytest.mark.slow
 def test_readme_python_example_runs(tmp_path):
     # Run in the repository root, where the example's checkpoints/ folder is; the save goes to tmp_path.
     example = model_example().replace('"my-vae"', repr(str(tmp_path / "my-vae")))

@@ -69,6 +69,7 @@ def weights(folder: Path) -> dict[str, torch.Tensor]:
     return safetensors.torch.load_file(str(folder / "model.safetensors"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("config", ["vanilla_vae-digits", "wae_mmd-digits", "betatc_vae-digits", "cvae-digits"])
 def test_a_run_writes_a_folder_load_model_reads(tmp_path, config):
     out = tmp_path / "run"
@@ -84,6 +85,7 @@ def test_a_run_writes_a_folder_load_model_reads(tmp_path, config):
     assert saved_step(out) == 30
 
 
+@pytest.mark.slow
 def test_evaluate_writes_metrics_and_the_latent_cache(tmp_path, judges):
     out = tmp_path / "run"
     assert main(tiny_args(out, "cvae-digits", "train.max_steps=40", "--no-eval")) == 0
@@ -224,6 +226,7 @@ def test_two_runs_of_one_config_and_seed_give_the_same_metrics(tmp_path, judges)
         assert torch.equal(tensor, weights(tmp_path / "second")[key]), key
 
 
+@pytest.mark.slow
 def test_the_training_cli_evaluates_with_the_judge_cache_it_is_given(tmp_path, monkeypatch):
     from train import evaluate
 
@@ -262,6 +265,7 @@ def test_sigkill_then_resume_gives_the_uninterrupted_weights(tmp_path):
     assert final["anneal_step"].item() == 120
 
 
+@pytest.mark.slow
 def test_sigterm_ends_the_run_after_its_step_and_resume_continues_exactly(tmp_path, monkeypatch, capsys):
     common = ["train.max_steps=40", "train.checkpoint_every=100", "--no-eval"]
     assert main(tiny_args(tmp_path / "straight", "betatc_vae-digits", *common)) == 0
@@ -284,6 +288,7 @@ def test_sigterm_ends_the_run_after_its_step_and_resume_continues_exactly(tmp_pa
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL, "the handler is the run's only"
 
 
+@pytest.mark.slow
 def test_a_kept_judge_is_read_back_for_the_same_data_and_equals_the_one_trained(tmp_path, monkeypatch):
     from train import evaluate
 
@@ -303,6 +308,7 @@ def test_a_kept_judge_is_read_back_for_the_same_data_and_equals_the_one_trained(
         judge_classifier(load_dataset("digits", "train", seed=1), seed=0, cache=tmp_path)
 
 
+@pytest.mark.slow
 def test_a_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(tiny_args(out, "vanilla_vae-digits", "train.max_steps=200", "train.lr=1e6", "train.checkpoint_every=1"))
@@ -315,6 +321,7 @@ def test_a_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
 
+@pytest.mark.slow
 def test_a_nan_loss_before_any_checkpoint_says_nothing_is_kept(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(tiny_args(out, "vanilla_vae-digits", "train.max_steps=200", "train.lr=1e6", "--no-eval")) == 1
@@ -323,6 +330,7 @@ def test_a_nan_loss_before_any_checkpoint_says_nothing_is_kept(tmp_path, capsys)
     assert not (out / STATE_NAME).exists()
 
 
+@pytest.mark.slow
 def test_a_failed_save_keeps_the_previous_checkpoint_and_says_so(tmp_path, monkeypatch, capsys):
     import train.trainer as trainer
 
@@ -357,6 +365,7 @@ def test_bad_configs_give_a_clear_error(tmp_path, capsys, extra, message):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_an_existing_run_is_never_overwritten_without_resume(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(tiny_args(out, "vanilla_vae-digits", "train.max_steps=5", "--no-eval")) == 0
@@ -366,6 +375,7 @@ def test_an_existing_run_is_never_overwritten_without_resume(tmp_path, capsys):
     assert all(torch.equal(before[k], v) for k, v in weights(out).items())
 
 
+@pytest.mark.slow
 def test_push_to_hub_uploads_the_run_folder(tmp_path, monkeypatch):
     # The Hub itself cannot be reached here: only the two network calls are replaced.
     from huggingface_hub import HfApi
@@ -412,6 +422,7 @@ def _autocast_of_rank(rank: int, port: int, config_path: str, out: str, results:
     torch.distributed.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_every_process_of_a_distributed_run_takes_rank_0s_precision(tmp_path):
     results = torch.multiprocessing.Manager().dict()
     args = (free_port(), str(CONFIGS / "vanilla_vae-digits.yaml"), str(tmp_path / "run"), results)
@@ -444,6 +455,7 @@ def test_auto_fast_path_follows_the_cpu_and_the_timing(monkeypatch, flags, speed
     assert step.autocast_dtype(cpu, "bf16") == torch.bfloat16 and step.autocast_dtype(cpu, "fp32") is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("flags", "warned"), [("fpu avx2", True), ("fpu avx512f avx512_bf16", False)])
 def test_a_config_that_forces_bf16_on_a_cpu_without_bf16_hardware_is_warned(
     tmp_path, monkeypatch, capsys, flags, warned
@@ -470,6 +482,7 @@ def test_the_bf16_timing_leaves_the_model_its_optimiser_and_the_random_state_alo
     assert torch.equal(torch.get_rng_state(), rng)
 
 
+@pytest.mark.slow
 def test_auto_precision_is_timed_once_and_a_resumed_run_keeps_it(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(step, "cpu_flags", lambda: "fpu avx512f avx512_bf16")
     monkeypatch.setattr("train.trainer.measure_bf16_speedup", lambda *args: 1.8)
@@ -682,6 +695,7 @@ def tiny_dsprites_checkpoint(folder: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_evaluate_fast_adds_a_labelled_scoreboard_and_keeps_the_other_figures(tmp_path, capsys):
     folder = tiny_dsprites_checkpoint(tmp_path / "tiny")
     assert evaluate_main([str(folder), "--fast", "--disentanglement-only", "--device", "cpu"]) == 0
