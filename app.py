@@ -15,12 +15,8 @@ import ctypes
 import os
 import signal
 import sys
-from pathlib import Path
 
-import gradio as gr
-
-from explorer import CSS, PAGE_JS
-from explorer import create_app as create_page
+from explorer import CSS, PAGE_JS, create_app
 from vae_models.images import MAX_FILE_BYTES
 
 HUB_ENV = "VAE_EXPLORER_HUB_MODELS"
@@ -49,18 +45,6 @@ def hub_repos(flags: list[str]) -> list[str]:
     return list(dict.fromkeys(flags + from_env))
 
 
-def create_app(
-    checkpoints: str | Path = "checkpoints",
-    hub: list[str] = (),
-    device: str = "auto",
-    hub_timeout: float = 5.0,
-    runs: str | Path | None = None,
-    judges: str | Path | None = None,
-) -> gr.Blocks:
-    """The page over the models in `checkpoints`, `hub` and VAE_EXPLORER_HUB_MODELS (`explorer.create_app`)."""
-    return create_page(checkpoints, hub_repos(list(hub)), device, hub_timeout, runs, judges)
-
-
 def tune_malloc(arenas: int = 2, mmap_threshold: int = 1024 * 1024) -> None:
     """Keep RSS flat under many concurrent requests (`python -m benchmarks.load` measures it).
 
@@ -84,7 +68,8 @@ def main(argv: list[str] | None = None) -> None:
     # stopped on the way out (TrainingService.shutdown, registered with atexit).
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     tune_malloc()
-    demo = create_app(args.checkpoints, args.hub, args.device, args.hub_timeout, args.runs, args.judges)
+    hub = hub_repos(args.hub)
+    demo = create_app(args.checkpoints, hub, args.device, args.hub_timeout, args.runs, args.judges)
     # Two cores: two requests at a time, each with both threads, beat four fighting for them.
     demo.queue(default_concurrency_limit=2, max_size=64)
     demo.launch(

@@ -14,6 +14,7 @@ from support import CVAE, NAMES, REPO_ROOT, VANILLA, noted
 from tab_helpers import fill_values, user_error
 
 import app
+from explorer import create_app
 from explorer.common import AUTO_CLASS, ErrorLog, last_error
 from explorer.page import shared_state
 from explorer.state import Explorer
@@ -210,7 +211,7 @@ def test_parse_args_and_hub_repos(monkeypatch):
 
 def test_create_app_without_models_exits_with_a_message(tmp_path):
     with pytest.raises(SystemExit, match="no models"):
-        app.create_app(tmp_path / "nothing", hub=[])
+        create_app(tmp_path / "nothing", hub=[])
 
 
 # --- the code's size and layering -------------------------------------------------------------------
