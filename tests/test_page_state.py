@@ -82,7 +82,7 @@ def test_a_shared_link_is_checked_and_falls_back_with_notes():
 def test_opening_a_link_picks_its_model_and_tab_and_keeps_its_code_for_traverse(page):
     params = {"model": VANILLA, "tab": "traverse", "code": "0.5,0.25"}
     model, tabs, shown, pending, note = page.open_link(gr.Request(query_params=params))
-    assert model.value == VANILLA and tabs.selected == shown == "traverse"
+    assert model["value"] == VANILLA and tabs.selected == shown == "traverse"
     assert pending == {"model": VANILLA, "code": [0.5, 0.25]} and note == ""
     model, tabs, shown, pending, note = page.open_link(gr.Request(query_params={"model": "nope", "tab": "x"}))
     assert model.value == page.explorer.default_model() and shown == TAB_IDS[0] and pending is None
