@@ -78,7 +78,6 @@ def test_a_shared_link_is_checked_and_falls_back_with_notes():
     assert code is None and noted(notes, "finite numbers")
 
 
-@pytest.mark.filterwarnings("ignore:The value passed into gr.Dropdown:UserWarning")  # an update of the value alone
 def test_opening_a_link_picks_its_model_and_tab_and_keeps_its_code_for_traverse(page):
     params = {"model": VANILLA, "tab": "traverse", "code": "0.5,0.25"}
     model, tabs, shown, pending, note = page.open_link(gr.Request(query_params=params))
