@@ -84,7 +84,7 @@ def test_opening_a_link_picks_its_model_and_tab_and_keeps_its_code_for_traverse(
     assert model["value"] == VANILLA and tabs.selected == shown == "traverse"
     assert pending == {"model": VANILLA, "code": [0.5, 0.25]} and note == ""
     model, tabs, shown, pending, note = page.open_link(gr.Request(query_params={"model": "nope", "tab": "x"}))
-    assert model.value == page.explorer.default_model() and shown == TAB_IDS[0] and pending is None
+    assert model["value"] == page.explorer.default_model() and shown == TAB_IDS[0] and pending is None
     assert note.startswith("⚠️ ") and "'nope'" in note and "tab 'x'" in note
 
 
