@@ -1,4 +1,4 @@
-"""python -m benchmarks.bare_app --port N [--components N] [--events N] [--chains] [--delete-cache] [--busy-ms MS]
+"""python -m benchmarks.bare_app --port N [--components N] [--events N] [--chains] [--delete-cache] [--busy-ms MS] [...]
 
 A bare Gradio app: one endpoint, /decode(model, code, class) -> a fresh 192×192 PIL image (PNG),
 queued as app.py queues (`default_concurrency_limit=2, max_size=64`). It is the floor that the page's
@@ -10,12 +10,16 @@ run with it shows what that trait costs a call:
 - `--chains`: /decode followed by `.success` and `.failure` events, as `Page.report` chains them;
 - `--delete-cache`: `gr.Blocks(delete_cache=(600, 3600))`, as the page's blocks;
 - `--busy-ms MS`: the callback computes for MS ms (the page's decode takes about 2 ms in-process);
-- `--state`: a gr.State among /decode's inputs.
+- `--state`: a gr.State among /decode's inputs;
+- `--analytics-off`: not a trait but a remedy: gradio 6.31's queue rebuilds a pandas summary of every
+  event it has recorded (up to 10,000) after each queued event, unless GRADIO_ANALYTICS_CACHE_FREQUENCY
+  says to do it less often; this sets it to once in 10^9 events.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -102,7 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delete-cache", action="store_true")
     parser.add_argument("--busy-ms", type=float, default=0.0)
     parser.add_argument("--state", action="store_true")
+    parser.add_argument("--analytics-off", action="store_true")
     args = parser.parse_args(argv)
+    if args.analytics_off:  # read when demo.queue() makes the queue
+        os.environ["GRADIO_ANALYTICS_CACHE_FREQUENCY"] = str(10**9)
     demo = build(args.components, args.events, args.chains, args.delete_cache, args.busy_ms, args.state)
     demo.queue(**QUEUE)
     demo.launch(server_name=args.host, server_port=args.port)

@@ -72,6 +72,7 @@ VARIANTS = {  # bare_app.py's flags: one trait of the page at a time
     "300 more components": ["--components", "300"],
     "300 more components, new session per call": ["--components", "300"],
     "2 ms of work in the callback": ["--busy-ms", "2"],
+    "gradio's per-event analytics summary off": ["--analytics-off"],  # a remedy: under 1× is its cost
 }
 
 
@@ -580,21 +581,20 @@ def section(checkpoints: str, quick: bool, report: dict) -> str:
 
 
 def variants(rounds: int) -> dict[str, dict[str, Any]]:
-    """The bare app with each of VARIANTS against the plain bare app, both up at once, calls alternating."""
+    """The bare app with each of VARIANTS against the plain bare app, both freshly started and up at
+    once, calls alternating. Fresh each time: gradio's queue gets slower with the events it has served
+    (its analytics summary), so a plain app kept across variants would age against each new one."""
     results = {}
     with tempfile.TemporaryDirectory(prefix="page-variants-") as tmp:
-        plain = bare_server(Path(tmp) / "plain").start()
-        try:
-            plain.wait()
-            for name, flags in VARIANTS.items():
-                variant = bare_server(Path(tmp) / name.replace(" ", "-").replace("/", "-"), *flags).start()
-                try:
-                    variant.wait()
-                    results[name] = slider(variant.url, plain.url, rounds, "call" if "new session" in name else "page")
-                finally:
-                    variant.stop()
-        finally:
-            plain.stop()
+        for i, (name, flags) in enumerate(VARIANTS.items()):
+            plain, variant = bare_server(Path(tmp) / f"plain-{i}"), bare_server(Path(tmp) / f"variant-{i}", *flags)
+            try:
+                plain.start(), variant.start()
+                wait_for(plain, variant, timeout=180)
+                results[name] = slider(variant.url, plain.url, rounds, "call" if "new session" in name else "page")
+            finally:
+                variant.stop()
+                plain.stop()
     return results
 
 
