@@ -96,6 +96,9 @@ def report(switch_seconds: float) -> dict:
         "first_reconstruction_s": 1.2,
         "api_requests_at_first_reconstruction": 2,
         "startup_done_s": 1.4,
+        "dom_content_loaded_s": 0.3,
+        "load_s": 0.6,
+        "first_api_call_s": None,  # a browser without resource timing
         "api_requests": 4,
         "file_requests": 100,
         "other_requests": 2,
@@ -129,6 +132,7 @@ def test_the_table_has_a_row_per_figure_with_its_bar_and_verdict() -> None:
     assert "**0.70 s**" in switch and switch.endswith("| ≤ 0.5 s | ❌ |")
     info = [line for line in lines[4:] if line.endswith("|  |  |")]  # figures without a bar
     assert len(info) == 4
+    assert "| 0.30 s · 0.60 s · nan s · 1.40 s |" in next(line for line in info if "where the time goes" in line)
 
 
 def test_the_bare_app_s_picture_is_192_pixels_and_new_each_call() -> None:
