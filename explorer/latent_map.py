@@ -17,6 +17,7 @@ from .common import AUTO_CLASS, class_labels, display, user_errors
 from .components import UI_ONLY, Tab, free_dropdown, picture, reveal
 from .maps import MAP_METHODS, PLANE_BASES, encode_test_set, fresh_map, map_figure, map_inverse, plane_base
 from .page import Page
+from .traverse import Start
 
 MAX_MANIFOLD_STEPS = 24
 # Before "Decode this point" runs: a click on the map (page.js keeps it) replaces the x and y fields.
@@ -67,6 +68,7 @@ class LatentMapTab(Tab):
                 self.decode_button = gr.Button("Decode this point", elem_id="map-decode")
                 self.point_code = gr.JSON(label="Its code (z)", elem_id="point-code")
                 self.to_traverse = gr.Button("Start Traverse here")
+                self.start_endpoint = gr.Button(visible=False)
         with gr.Row():
             self.steps = gr.Slider(2, MAX_MANIFOLD_STEPS, value=16, step=1, label="Manifold: images per side")
             self.extent = gr.Slider(0.5, 4, value=2, step=0.5, label="Extent (± sd of the map's points)")
@@ -108,11 +110,19 @@ class LatentMapTab(Tab):
             js=TAKE_MAP_CLICK,
         )
         page.report(clicked, self.status)
-        start = traverse.as_panels(traverse.start_from_point)
-        started = self.to_traverse.click(start, [model, self.point_code, class_choice], traverse.panels(traverse.Start))
+
+        def start_from_map(values: dict) -> dict:
+            return traverse.named(
+                traverse.start_from_point(values[model], values[self.point_code], values[class_choice])
+            )
+
+        start_inputs, start_panels = [model, self.point_code, class_choice], traverse.panels(Start)
+        started = page.carry(self.to_traverse.click, "traverse", start_from_map, start_inputs, start_panels)
         page.report(started, self.status)
-        started.success(lambda: page.show_tab("traverse"), None, [page.tabs_component], **UI_ONLY)
         traverse.started(page, started)
+        # The endpoint the page had: a point's code as the start, without opening the tab.
+        point_start = traverse.as_panels(traverse.start_from_point)
+        self.start_endpoint.click(point_start, start_inputs, start_panels, api_name="start_from_point")
         manifold_inputs = [model, self.steps, self.extent, self.base, traverse.code, class_choice]
         made = self.manifold_button.click(self.manifold, manifold_inputs, [self.manifold_image], api_name="manifold")
         page.report(made, self.status)

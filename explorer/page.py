@@ -103,14 +103,14 @@ class Page:
         return updates | {self.filled: filled, self.ready: name}
 
     def wire(self) -> None:
+        self.fill_inputs = {self.model, self.shown_tab, self.filled, self.pending_code}
+        self.fill_outputs = {self.shown_tab, self.filled, self.class_choice, self.ready}
+        for tab in self.tabs.values():
+            self.fill_inputs |= set(tab.refresh_inputs)
+            self.fill_outputs |= set(tab.refreshed)
         for tab in self.tabs.values():
             tab.wire(self)
-        inputs = {self.model, self.shown_tab, self.filled, self.pending_code}
-        outputs = {self.shown_tab, self.filled, self.class_choice, self.ready}
-        for tab in self.tabs.values():
-            inputs |= set(tab.refresh_inputs)
-            outputs |= set(tab.refreshed)
-        fill = {"inputs": inputs, "outputs": list(outputs), **FILLS, **UI_ONLY}
+        fill = {"inputs": self.fill_inputs, "outputs": list(self.fill_outputs), **FILLS, **UI_ONLY}
         self.model.change(self.fill, **fill)
         for tab in self.tabs.values():
             tab.container.select(self._fill_on_open(tab.id), **fill)
@@ -124,6 +124,20 @@ class Page:
         # results cannot land under the new one; it also clears the error notes.
         clear = f"() => Array({len(self.statuses)}).fill('')"
         self.model.change(None, None, self.statuses, js=clear, cancels=self.actions, queue=False)
+
+    def carry(self, trigger: Any, tab_id: str, action: Any, inputs: list, outputs: list) -> Any:
+        """An action that carries the visitor to tab `tab_id` with a result for it (a new Traverse
+        start): the tab is filled for the model first if it was not, so opening it keeps the result
+        rather than filling it afresh; then it is selected. `action` takes the page's values by
+        component and returns the tab's updates."""
+
+        def carried(values: dict[Component, Any]) -> dict[Component, Any]:
+            return self.fill(values, tab_id) | action(values)
+
+        every_input, every_output = self.fill_inputs | set(inputs), list(self.fill_outputs | set(outputs))
+        event = trigger(carried, every_input, every_output, **FILLS, **UI_ONLY)
+        event.success(lambda: self.show_tab(tab_id), None, [self.tabs_component], **UI_ONLY)
+        return event
 
     def _fill_on_open(self, tab_id: str) -> Any:
         def fill_opened(values: dict[Component, Any]) -> dict[Component, Any]:

@@ -17,6 +17,7 @@ from . import canvas
 from .common import AUTO_CLASS, class_labels, display, load_upload, notes_text, output_file, user_errors
 from .components import IMAGE_TYPES, UI_ONLY, Tab, examples_gallery, picture, status_note
 from .page import REFRESH_CANVAS, Page
+from .traverse import Start
 
 
 class Shown(NamedTuple):
@@ -131,16 +132,20 @@ class ReconstructTab(Tab):
         image A (and opens that tab)."""
         traverse, interpolate = page.tab("traverse"), page.tab("interpolate")
 
-        def start_from_upload(name: str, path: str | None, class_choice: str) -> dict:
-            return traverse.named(traverse.set_start(name, "uploaded image", 0, path, class_choice))
+        def start_from_upload(values: dict) -> dict:
+            start = traverse.set_start(
+                values[page.model], "uploaded image", 0, values[self.upload], values[page.class_choice]
+            )
+            return traverse.named(start)
+
+        def image_a_from_upload(values: dict) -> dict:
+            return {interpolate.image_a: values[self.upload], interpolate.source: "images"}
 
         inputs = [page.model, self.upload, page.class_choice]
-        started = self.to_traverse.click(start_from_upload, inputs, traverse.panels(traverse.Start), **UI_ONLY)
-        started.success(lambda: page.show_tab("traverse"), None, [page.tabs_component], **UI_ONLY)
+        started = page.carry(self.to_traverse.click, "traverse", start_from_upload, inputs, traverse.panels(Start))
         traverse.started(page, started)
         ends = [interpolate.image_a, interpolate.source]
-        opened = self.to_interpolate.click(lambda path: (path, "images"), [self.upload], ends, **UI_ONLY)
-        opened.success(lambda: page.show_tab("interpolate"), None, [page.tabs_component], **UI_ONLY)
+        page.carry(self.to_interpolate.click, "interpolate", image_a_from_upload, [self.upload], ends)
 
     # --- callbacks ------------------------------------------------------------------------------
 

@@ -107,7 +107,6 @@ class Moved(NamedTuple):
 
 class TraverseTab(Tab):
     id, title = "traverse", "Traverse"
-    Start = Start
 
     def layout(self, page: Page) -> None:
         with gr.Row():

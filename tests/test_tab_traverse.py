@@ -14,7 +14,7 @@ from support import CHECKPOINTS, CVAE, NAMES, VANILLA, says
 from tab_helpers import BAD_UPLOAD_IDS, BAD_UPLOADS, grid_size, refresh_values, user_error
 
 from explorer.common import AUTO_CLASS
-from explorer.traverse import MAX_SLIDERS, latent_index, slider_labels
+from explorer.traverse import MAX_SLIDERS, Start, latent_index, slider_labels
 from vae_models.images import label_rows
 from vae_models.latent import traversal_codes
 
@@ -111,7 +111,7 @@ def test_an_example_or_a_map_point_becomes_the_start(tab):
     picked = tab.start_from_example(VANILLA, AUTO, gr.SelectData(None, {"index": 4, "value": None}))
     path = tab.explorer.example_path(VANILLA, 4)
     assert picked.code == tab.set_start(VANILLA, "uploaded image", 0, path, AUTO).code
-    assert set(tab.named(picked)) == set(tab.panels(tab.Start))  # the code, its line, label, image and sliders
+    assert set(tab.named(picked)) == set(tab.panels(Start))  # the code, its line, label, image and sliders
     dim = tab.explorer.catalog.info(VANILLA).latent_dim
     assert tab.start_from_point(VANILLA, [0.5] * dim, AUTO).code == pytest.approx([0.5] * dim)
     assert "click a point on the map first" in user_error(tab.start_from_point, VANILLA, None, AUTO)
