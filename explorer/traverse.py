@@ -160,6 +160,8 @@ class TraverseTab(Tab):
         swept = self.traverse_button.click(self.traverse, self.redraw["inputs"], [self.grid], api_name="traverse")
         page.report(swept, self.status)
         self.started(page, moved)
+        # A shared link carries the start (page.js writes it into the URL as it changes).
+        self.code.change(None, [self.code], None, js="(c) => window.vaeShare({code: c})", queue=False)
         picked = self.gallery.select(self.as_panels(self.start_from_example), [model, class_choice], self.panels(Start))
         page.report(picked, self.status)
         self.started(page, picked)
