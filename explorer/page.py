@@ -117,9 +117,12 @@ class Page:
             js = f"() => window.vaeShare({{tab: {tab.id!r}}})"  # the URL follows the tab shown (page.js)
             tab.container.select(None, None, None, js=js, queue=False)
         link = [self.model, self.tabs_component, self.shown_tab, self.pending_code, self.link_note]
-        self.demo.load(self.open_link, None, link, queue=False, **UI_ONLY).then(self.fill, **fill)
+        opened = self.demo.load(self.open_link, None, link, queue=False, **UI_ONLY)
+        share_model = {"fn": None, "inputs": [self.model], "js": "(m) => window.vaeShare({model: m})", "queue": False}
+        opened.then(**share_model)  # a value set by a load event fires no .change
+        opened.then(self.fill, **fill)
         self.ready.change(None, None, None, js=REFRESH_CANVAS, queue=False)  # the drawing, read by the new model
-        self.model.change(None, [self.model], None, js="(m) => window.vaeShare({model: m})", queue=False)
+        self.model.change(**share_model)
         # A switch cancels the actions still queued or running for the previous model, so their
         # results cannot land under the new one; it also clears the error notes.
         clear = f"() => Array({len(self.statuses)}).fill('')"
