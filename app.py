@@ -20,6 +20,13 @@ from explorer import CSS, PAGE_JS, create_app
 from vae_models.images import MAX_FILE_BYTES
 
 HUB_ENV = "VAE_EXPLORER_HUB_MODELS"
+# gradio rebuilds a pandas summary of every recorded event after each queued event by default: 7-15 ms
+# of the two cores per event, growing with the server's age (`python -m benchmarks.page`). Every
+# 1,000 events is plenty for the API page's usage figures.
+ANALYTICS_EVERY = "1000"
+# Each session's state holds a copy of every block's config, about 0.44 MB here (a script's
+# /gradio_api/call/ request is a new session each time): 1,000 sessions bound that to about 440 MB.
+SESSIONS_KEPT = 1000
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8  # glibc's mallopt parameters
 
 
@@ -68,6 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     # stopped on the way out (TrainingService.shutdown, registered with atexit).
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     tune_malloc()
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", ANALYTICS_EVERY)  # read by demo.queue()
     hub = hub_repos(args.hub)
     demo = create_app(args.checkpoints, hub, args.device, args.hub_timeout, args.runs, args.judges)
     # Two cores: two requests at a time, each with both threads, beat four fighting for them.
@@ -79,6 +87,7 @@ def main(argv: list[str] | None = None) -> None:
         max_file_size=MAX_FILE_BYTES,
         css=CSS,
         js=PAGE_JS,
+        state_session_capacity=SESSIONS_KEPT,
     )
 
 
