@@ -116,11 +116,11 @@ class Page:
             tab.container.select(self._fill_on_open(tab.id), **fill)
             js = f"() => window.vaeShare({{tab: {tab.id!r}}})"  # the URL follows the tab shown (page.js)
             tab.container.select(None, None, None, js=js, queue=False)
-        link = [self.model, self.tabs_component, self.shown_tab, self.pending_code, self.link_note]
-        opened = self.demo.load(self.open_link, None, link, queue=False, **UI_ONLY)
+        link = [self.model, self.tabs_component, self.link_note]
+        opening = fill | {"outputs": list(self.fill_outputs | set(link))}
+        opened = self.demo.load(self.open_page, **opening)
         share_model = {"fn": None, "inputs": [self.model], "js": "(m) => window.vaeShare({model: m})", "queue": False}
         opened.then(**share_model)  # a value set by a load event fires no .change
-        opened.then(self.fill, **fill)
         self.ready.change(None, None, None, js=REFRESH_CANVAS, queue=False)  # the drawing, read by the new model
         self.model.change(**share_model)
         # A switch cancels the actions still queued or running for the previous model, so their
@@ -149,6 +149,13 @@ class Page:
             return self.fill(values, tab_id) if values[self.filled] is not None else {self.shown_tab: tab_id}
 
         return fill_opened
+
+    def open_page(self, values: dict[Component, Any], request: gr.Request) -> dict[Component, Any]:
+        """On load, in one call: the link's model, tab and code (`open_link`), and that tab filled."""
+        model, tabs, shown, pending, note = self.open_link(request)
+        linked = {self.model: model["value"], self.shown_tab: shown, self.pending_code: pending, self.filled: None}
+        opened = {self.model: model, self.tabs_component: tabs, self.link_note: note, self.pending_code: pending}
+        return opened | self.fill(values | linked)
 
     def open_link(self, request: gr.Request) -> tuple[Any, ...]:
         """On load: the link's model and tab, the code waiting for that model's Traverse tab, and a note."""
