@@ -188,6 +188,35 @@ def test_a_fill_of_traverse_uses_up_a_shared_links_code(page):
     assert updates[traverse.code] == pytest.approx([0.25] * dim) and updates[page.pending_code] is None
 
 
+def test_the_page_opens_on_the_links_model_and_tab_filled_in_one_call(page, refreshed):
+    dim = page.explorer.catalog.info(VANILLA).latent_dim
+    params = {"model": VANILLA, "tab": "traverse", "code": ",".join(["0.5"] * dim)}
+    updates = page.open_page(fill_values(page, CVAE, "reconstruct"), gr.Request(query_params=params))
+    assert updates[page.model]["value"] == VANILLA and updates[page.tabs_component].selected == "traverse"
+    assert refreshed == ["traverse"] and updates[page.filled] == {"model": VANILLA, "tabs": ["traverse"]}
+    assert updates[page.tab("traverse").code] == pytest.approx([0.5] * dim) and updates[page.pending_code] is None
+    plain = page.open_page(fill_values(page, CVAE, "reconstruct"), gr.Request(query_params={}))
+    assert refreshed == ["traverse", "reconstruct"] and plain[page.link_note] == ""
+
+
+def test_an_action_that_carries_the_visitor_fills_the_tab_first_and_keeps_its_result(page, refreshed):
+    """Start Traverse here: the Traverse fill (zero) comes first, the action's start wins."""
+
+    class Trigger:  # stands for a button's .click: keeps the event's fn
+        def __call__(self, fn, *args, **kwargs):
+            self.fn = fn
+            return self
+
+        def success(self, *args, **kwargs):
+            return self
+
+    traverse, trigger = page.tab("traverse"), Trigger()
+    page.carry(trigger, "traverse", lambda values: {traverse.code: [1.0]}, [], [])
+    updates = trigger.fn(fill_values(page, VANILLA, "latent-map", {"model": VANILLA, "tabs": ["latent-map"]}))
+    assert refreshed == ["traverse"] and updates[traverse.code] == [1.0]
+    assert updates[page.filled] == {"model": VANILLA, "tabs": ["latent-map", "traverse"]}
+
+
 # --- the app's command line -------------------------------------------------------------------------
 
 
