@@ -145,7 +145,7 @@ class Page:
     def _fill_on_open(self, tab_id: str) -> Any:
         def fill_opened(values: dict[Component, Any]) -> dict[Component, Any]:
             # gradio selects the first tab as the page mounts, before the link is read: the page's
-            # opening fill (after `open_link`) fills it then.
+            # opening fill (`open_page`) fills it then.
             return self.fill(values, tab_id) if values[self.filled] is not None else {self.shown_tab: tab_id}
 
         return fill_opened
