@@ -214,8 +214,10 @@ class ReconstructTab(Tab):
     @user_errors
     def refreshed_for(self, name: str, path: str | None, shown_data: str | None) -> Refreshed:
         dataset = self.explorer.catalog.info(name).dataset
-        if not path or shown_data != dataset:
+        same_data = bool(path) and shown_data == dataset
+        if not same_data:
             path = self.explorer.example_path(name, 0) if self.explorer.examples.get(dataset) else None
         images = self.reconstruct(name, path, AUTO_CLASS) if path else Shown(None, None, "")
-        gallery = self.explorer.example_gallery(name)
-        return Refreshed(path, *images, gallery, None, "", gr.Column(visible=False), False, dataset)
+        # Another model of the same data keeps the upload and the examples as they are on the page.
+        upload, gallery = (gr.skip(), gr.skip()) if same_data else (path, self.explorer.example_gallery(name))
+        return Refreshed(upload, *images, gallery, None, "", gr.Column(visible=False), False, dataset)
