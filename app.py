@@ -20,12 +20,11 @@ from explorer import CSS, PAGE_JS, create_app
 from vae_models.images import MAX_FILE_BYTES
 
 HUB_ENV = "VAE_EXPLORER_HUB_MODELS"
-# gradio rebuilds a pandas summary of every recorded event after each queued event by default: 7-15 ms
-# of the two cores per event, growing with the server's age (`python -m benchmarks.page`). Every
-# 1,000 events is plenty for the API page's usage figures.
+# gradio rebuilds a pandas summary of every recorded event after each queued event by default, work
+# that grows with the server's age; every 1,000 events is plenty for the API page's usage figures.
 ANALYTICS_EVERY = "1000"
-# Each session's state holds a copy of every block's config, about 0.44 MB here (a script's
-# /gradio_api/call/ request is a new session each time): 1,000 sessions bound that to about 440 MB.
+# Each session's state holds a copy of every block's config, and a script's /gradio_api/call/ request is
+# a new session each time: without a bound, memory grows until gradio's 10,000 sessions.
 SESSIONS_KEPT = 1000
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8  # glibc's mallopt parameters
 
